@@ -1,0 +1,43 @@
+# kubelite — the project's commands. `make run` and `make test` are the quick start.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA_DIR ?= $(HOME)/.kubelite
+DEB_PACKAGES := etcd-server etcd-client
+
+.PHONY: install run test lint typecheck bench clean system-packages
+
+install: $(BIN)/kubelite system-packages
+
+$(BIN)/kubelite: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(BIN)/kubelite
+
+system-packages:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "note: Debian packages missing:$$missing (tests that need them will say so)"; fi; \
+	fi
+
+run: install
+	$(BIN)/kubelite server --data-dir $(DATA_DIR)
+
+test: install
+	$(BIN)/ruff check kubelite tests bench
+	$(BIN)/mypy kubelite
+	$(BIN)/pytest -q
+
+lint:
+	$(BIN)/ruff check kubelite tests bench
+
+typecheck:
+	$(BIN)/mypy kubelite
+
+bench: install
+	$(BIN)/python bench/api.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info
