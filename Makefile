@@ -2,7 +2,6 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DATA_DIR ?= $(HOME)/.kubelite
 DEB_PACKAGES := etcd-server etcd-client
 
 .PHONY: install run test lint typecheck bench clean system-packages
@@ -23,7 +22,7 @@ system-packages:
 	fi
 
 run: install
-	$(BIN)/kubelite server --data-dir $(DATA_DIR)
+	$(BIN)/kubelite server
 
 test: install
 	$(BIN)/ruff check kubelite tests bench

@@ -52,7 +52,10 @@ def _details(name: str | None, group: str, kind: str) -> dict[str, Any]:
 
 def not_found(resource: str, group: str, name: str) -> StatusError:
     return StatusError(
-        404, "NotFound", f'{qualified_resource(resource, group)} "{name}" not found', _details(name, group, resource)
+        404,
+        "NotFound",
+        f'{qualified_resource(resource, group)} "{name}" not found',
+        _details(name, group, resource),
     )
 
 
@@ -76,7 +79,10 @@ def conflict(resource: str, group: str, name: str, why: str) -> StatusError:
 
 def stale_conflict(resource: str, group: str, name: str) -> StatusError:
     return conflict(
-        resource, group, name, "the object has been modified; please apply your changes to the latest version and try again"
+        resource,
+        group,
+        name,
+        "the object has been modified; please apply your changes to the latest version and try again",
     )
 
 
@@ -119,7 +125,11 @@ def method_not_allowed(message: str) -> StatusError:
 
 
 def unsupported_media_type(content_type: str) -> StatusError:
-    return StatusError(415, "UnsupportedMediaType", f'the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got "{content_type}")')
+    return StatusError(
+        415,
+        "UnsupportedMediaType",
+        f'the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got "{content_type}")',
+    )
 
 
 def too_large(message: str = "Request entity too large: limit is 3145728") -> StatusError:

@@ -1,7 +1,8 @@
 """The storage Backend protocol: an etcd-shaped, revisioned key -> bytes store.
 
 Semantics every backend must keep (the conformance suite in tests/storage checks them):
-- one global revision counter; every successful create/update/delete is a new revision;
+- one global revision counter; every successful create/update/delete is a new revision (+1); an
+  empty store is at revision 1 (as etcd), so the first write gets revision 2;
 - `mod_revision` of a key is the revision of its last write; `create_revision` of its creation;
 - deletes are tombstones at a new revision (visible to watchers as DELETE events);
 - `range` at a past `revision` sees the keyspace as it was then; after `compact(C)`, a range at a
@@ -47,7 +48,8 @@ class RevisionMismatchError(StorageError):
 
 
 class CompactedError(StorageError):
-    """The requested revision is at or below the compacted revision."""
+    """The requested revision is older than the compacted revision (a range at a revision < C, or a
+    watch whose first wanted revision is < C). `requested` is the revision the caller passed."""
 
     def __init__(self, requested: int, compacted: int):
         super().__init__(f"required revision {requested} has been compacted (compacted revision {compacted})")
@@ -128,8 +130,10 @@ class Backend(Protocol):
     def watch(self, prefix: str, after_revision: int) -> AsyncIterator[list[Event]]:
         """Batches of events for keys under `prefix` with revision > after_revision, in order,
         forever (until close or the consumer stops iterating). Raises CompactedError (on first
-        iteration) if after_revision < compacted revision."""
+        iteration) if after_revision + 1 < compacted revision. after_revision may be in the future:
+        the watch then waits for it."""
 
     async def compact(self, revision: int) -> None:
         """Forget history older than `revision` (as etcd's compact): values superseded before it and
-        tombstones before it go; the latest value of every live key is kept."""
+        tombstones before it go; the latest value of every live key is kept. Does nothing when
+        `revision` is at or below the compacted revision; FutureRevisionError above the current one."""

@@ -1,0 +1,231 @@
+"""The HTTPS application: authentication, then routing to health, version, discovery, OpenAPI or
+the resource API; every failure leaves as a Kubernetes Status.
+
+Must not implement resource semantics (resources.py and the registry do).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import ssl
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from kubelite import KUBERNETES_VERSION, __version__
+from kubelite.api import errors
+from kubelite.apiserver import discovery
+from kubelite.apiserver.auth import Authenticator, is_public
+from kubelite.apiserver.resources import ResourceAPI, parse_resource_path
+from kubelite.registry.context import UserInfo
+from kubelite.registry.registry import Registry
+from kubelite.schema import openapi
+from kubelite.schema.openapi_v2_proto import openapi_v2_protobuf
+
+log = logging.getLogger(__name__)
+
+ANONYMOUS = UserInfo("system:anonymous", ("system:unauthenticated",))
+V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+
+
+@dataclass
+class ServerInfo:
+    address: str  # host:port for serverAddressByClientCIDRs
+
+
+def _status_response(exc: errors.StatusError) -> web.Response:
+    return web.Response(body=orjson.dumps(exc.status()), status=exc.code, headers={"Content-Type": "application/json"})
+
+
+def _json(body: Any, content_type: str = "application/json") -> web.Response:
+    return web.Response(body=body if isinstance(body, bytes) else orjson.dumps(body), headers={"Content-Type": content_type})
+
+
+def version_info() -> dict[str, str]:
+    major, minor = KUBERNETES_VERSION.lstrip("v").split(".")[:2]
+    return {
+        "major": major,
+        "minor": minor,
+        "gitVersion": f"{KUBERNETES_VERSION}+kubelite-{__version__}",
+        "gitCommit": "kubelite",
+        "gitTreeState": "clean",
+        "buildDate": "2026-11-23T00:00:00Z",
+        "goVersion": "python",
+        "compiler": "cpython",
+        "platform": "linux/amd64",
+    }
+
+
+class APIServer:
+    def __init__(self, registry: Registry, authenticator: Authenticator, info: ServerInfo):
+        self.registry = registry
+        self.auth = authenticator
+        self.info = info
+        self.resources = ResourceAPI(registry)
+        self.discovery = discovery.DiscoveryCache(registry.catalogue)
+        self._openapi: dict[str, bytes] = {}
+        self._openapi_generation = -1
+        self.ready = False
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=4 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self.dispatch)
+        return app
+
+    def _user(self, request: web.Request) -> UserInfo | None:
+        header = request.headers.get("Authorization", "")
+        if header:
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token:
+                raise errors.unauthorized()
+            user = self.auth.from_token(token.strip())
+            if user is None:
+                raise errors.unauthorized()
+            return user
+        transport = request.transport
+        if transport is not None:
+            ssl_object = transport.get_extra_info("ssl_object")
+            if ssl_object is not None:
+                user = Authenticator.from_peer_certificate(ssl_object.getpeercert())
+                if user is not None:
+                    return user
+        return None
+
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        try:
+            path = request.path
+            user = self._user(request)
+            if user is None:
+                if not is_public(path):
+                    raise errors.unauthorized()
+                user = ANONYMOUS
+            return await self._route(request, path, user)
+        except errors.StatusError as exc:
+            return _status_response(exc)
+        except web.HTTPException:
+            raise
+        except ConnectionResetError:
+            raise
+        except Exception as exc:
+            log.exception("internal error serving %s %s", request.method, request.path)
+            return _status_response(errors.internal(str(exc)))
+
+    async def _route(self, request: web.Request, path: str, user: UserInfo) -> web.StreamResponse:
+        segments = [s for s in path.split("/") if s]
+        if not segments:
+            return _json({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v2", "/openapi/v3", "/readyz", "/version"]})
+        head = segments[0]
+        if head in ("healthz", "livez", "readyz"):
+            if head == "readyz" and not self.ready:
+                return web.Response(status=500, text="[-]registry not ready\nreadyz check failed\n")
+            return web.Response(text="ok")
+        if head == "version":
+            return _json(version_info())
+        if head == "api":
+            if len(segments) == 1:
+                return self._discovery_root(request, legacy_core=True)
+            if segments[1] != "v1":
+                raise errors.StatusError(404, "NotFound", "the server could not find the requested resource", {})
+            if len(segments) == 2:
+                return _json(self.discovery.get(("rl", "", "v1"), lambda: discovery.resource_list(self.registry.catalogue, "", "v1")))
+            return await self.resources.handle(request, parse_resource_path("", "v1", segments[2:], self.registry), user)
+        if head == "apis":
+            if len(segments) == 1:
+                return self._discovery_root(request, legacy_core=False)
+            group = segments[1]
+            if group not in self.registry.catalogue.groups() or group == "":
+                raise errors.StatusError(404, "NotFound", "the server could not find the requested resource", {})
+            if len(segments) == 2:
+                return _json(self.discovery.get(("g", group), lambda: discovery.api_group(self.registry.catalogue, group)))
+            version = segments[2]
+            if version not in self.registry.catalogue.versions(group):
+                raise errors.StatusError(404, "NotFound", "the server could not find the requested resource", {})
+            if len(segments) == 3:
+                return _json(
+                    self.discovery.get(("rl", group, version), lambda: discovery.resource_list(self.registry.catalogue, group, version))
+                )
+            return await self.resources.handle(request, parse_resource_path(group, version, segments[3:], self.registry), user)
+        if head == "openapi":
+            return self._openapi_route(request, segments)
+        raise errors.StatusError(404, "NotFound", "the server could not find the requested resource", {})
+
+    def _discovery_root(self, request: web.Request, legacy_core: bool) -> web.Response:
+        accept = request.headers.get("Accept", "")
+        for part in accept.split(","):
+            fields = [f.strip() for f in part.split(";")]
+            params = dict(f.split("=", 1) for f in fields[1:] if "=" in f)
+            if params.get("g") == "apidiscovery.k8s.io" and params.get("as") == "APIGroupDiscoveryList":
+                version = params.get("v")
+                if version in ("v2", "v2beta1"):
+                    api_version = f"apidiscovery.k8s.io/{version}"
+                    body = self.discovery.get(
+                        ("agg", str(legacy_core), version),
+                        lambda: discovery.aggregated(self.registry.catalogue, legacy_core, api_version),
+                    )
+                    content_type = f"application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList"
+                    return web.Response(body=body, headers={"Content-Type": content_type, "Vary": "Accept"})
+            elif fields[0] in ("application/json", "*/*") and "as" not in params:
+                break
+        if legacy_core:
+            return _json(self.discovery.get(("api",), lambda: discovery.api_versions(self.info.address)))
+        return _json(self.discovery.get(("apis",), lambda: discovery.api_group_list(self.registry.catalogue)))
+
+    # ------------------------------------------------------------------ OpenAPI
+    def _openapi_doc(self, key: str, build: Any) -> bytes:
+        if self._openapi_generation != self.registry.catalogue.generation:
+            self._openapi.clear()
+            self._openapi_generation = self.registry.catalogue.generation
+        data = self._openapi.get(key)
+        if data is None:
+            data = self._openapi[key] = build()
+        return data
+
+    def _gv_hash(self, group: str, version: str) -> str:
+        doc = self._openapi_doc(f"v3:{group}/{version}", lambda: orjson.dumps(self._build_gv(group, version)))
+        return hashlib.sha512(doc).hexdigest()[:64].upper()
+
+    def _build_gv(self, group: str, version: str) -> dict[str, Any]:
+        crd_schemas = {
+            kind: schema for (g, v, kind), schema in self.registry.crd_schemas.items() if g == group and v == version
+        }
+        return openapi.openapi_v3_group_version(self.registry.catalogue, group, version, crd_schemas or None)
+
+    def _openapi_route(self, request: web.Request, segments: list[str]) -> web.Response:
+        if len(segments) >= 2 and segments[1] == "v2":
+            accept = request.headers.get("Accept", "")
+            if "protobuf" not in accept:
+                raise errors.StatusError(406, "NotAcceptable", "only the protobuf form of /openapi/v2 is served", {})
+            body = self._openapi_doc("v2pb", lambda: openapi_v2_protobuf(self.registry.catalogue))
+            return web.Response(body=body, headers={"Content-Type": V2_PROTOBUF})
+        if len(segments) >= 2 and segments[1] == "v3":
+            catalogue = self.registry.catalogue
+            if len(segments) == 2:
+                paths = {}
+                for group in catalogue.groups():
+                    for version in catalogue.versions(group):
+                        key = f"api/{version}" if group == "" else f"apis/{group}/{version}"
+                        paths[key] = {"serverRelativeURL": f"/openapi/v3/{key}?hash={self._gv_hash(group, version)}"}
+                return _json({"paths": paths})
+            rest = segments[2:]
+            if rest[0] == "api" and len(rest) == 2:
+                group, version = "", rest[1]
+            elif rest[0] == "apis" and len(rest) == 3:
+                group, version = rest[1], rest[2]
+            else:
+                raise errors.StatusError(404, "NotFound", "the server could not find the requested resource", {})
+            if version not in catalogue.versions(group):
+                raise errors.StatusError(404, "NotFound", "the server could not find the requested resource", {})
+            body = self._openapi_doc(f"v3:{group}/{version}", lambda: orjson.dumps(self._build_gv(group, version)))
+            return web.Response(body=body, headers={"Content-Type": "application/json"})
+        raise errors.StatusError(404, "NotFound", "the server could not find the requested resource", {})
+
+
+def server_ssl_context(cert: str, key: str, client_ca: str) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    context.load_verify_locations(client_ca)
+    context.verify_mode = ssl.CERT_OPTIONAL
+    return context

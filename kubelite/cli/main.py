@@ -1,0 +1,88 @@
+"""The `kubelite` command: `server`, `kubectl`, and (in later layers) `agent`, `image`, `token`.
+
+Must hold no logic beyond parsing arguments and handing over to the module that does the work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import shutil
+import sys
+from pathlib import Path
+
+KUBECTL_CANDIDATES = ("/usr/bin/kubectl", "/usr/local/bin/kubectl")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from kubelite.cli.server import default_data_dir
+
+    parser = argparse.ArgumentParser(prog="kubelite", description="Kubernetes, implemented in Python.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    server = sub.add_parser("server", help="run the control plane (and, later, a node)")
+    server.add_argument("--data-dir", type=Path, default=default_data_dir(), help="state, certificates and kubeconfig")
+    server.add_argument("--https-port", type=int, default=6443)
+    server.add_argument("--bind-address", default="127.0.0.1", help="address the API server listens on")
+    server.add_argument(
+        "--datastore", default="sqlite", help="sqlite (default), memory, or etcd://HOST:PORT[,HOST:PORT...]"
+    )
+    server.add_argument("--disable-agent", action="store_true", help="run no node on this machine")
+    server.add_argument("--node-name", default="", help="name of this machine's node")
+    server.add_argument("--log-level", default="WARNING")
+    kubectl = sub.add_parser("kubectl", help="run the real kubectl against this cluster", add_help=False)
+    kubectl.add_argument("args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _kubectl(args: list[str]) -> int:
+    from kubelite.cli.server import default_data_dir
+
+    data_dir = default_data_dir()
+    if args[:1] == ["--data-dir"] and len(args) >= 2:
+        data_dir, args = Path(args[1]), args[2:]
+    elif args and args[0].startswith("--data-dir="):
+        data_dir, args = Path(args[0].split("=", 1)[1]), args[1:]
+    kubeconfig = data_dir / "kubeconfig.yaml"
+    if not kubeconfig.exists():
+        print(f"kubelite: no kubeconfig at {kubeconfig}; is `kubelite server` running?", file=sys.stderr)
+        return 1
+    binary = os.environ.get("KUBECTL") or shutil.which("kubectl") or next(
+        (c for c in KUBECTL_CANDIDATES if os.path.exists(c)), None
+    )
+    if binary is None:
+        print("kubelite: kubectl not found on PATH", file=sys.stderr)
+        return 1
+    env = dict(os.environ, KUBECONFIG=str(kubeconfig))
+    os.execve(binary, [binary, *args], env)
+    return 0  # not reached
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["kubectl"]:
+        return _kubectl(argv[1:])
+    args = _parser().parse_args(argv)
+    if args.command == "server":
+        from kubelite.cli.server import ServerOptions, run_server
+
+        logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        options = ServerOptions(
+            data_dir=args.data_dir,
+            https_port=args.https_port,
+            bind_address=args.bind_address,
+            datastore=args.datastore,
+            disable_agent=args.disable_agent,
+            node_name=args.node_name,
+        )
+        try:
+            import uvloop
+        except ImportError:
+            return asyncio.run(run_server(options))
+        return uvloop.run(run_server(options))
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

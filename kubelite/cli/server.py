@@ -1,0 +1,155 @@
+"""`kubelite server`: wires storage, registry and the HTTPS API server together, writes the admin
+kubeconfig, prints `kubelite ready`, and stops cleanly on SIGTERM/SIGINT.
+
+Must hold no API logic of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from aiohttp import web
+
+from kubelite.apiserver.app import APIServer, ServerInfo, server_ssl_context
+from kubelite.apiserver.auth import Authenticator
+from kubelite.apiserver.bootstrap import bootstrap, host_address
+from kubelite.apiserver.certs import ClusterPKI, ensure_pki
+from kubelite.registry.context import UserInfo
+from kubelite.registry.registry import Registry
+from kubelite.schema.builtins import default_catalogue
+from kubelite.schema.definitions import Definitions
+from kubelite.storage.factory import open_backend
+
+log = logging.getLogger("kubelite")
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get("KUBELITE_DATA_DIR")
+    if env:
+        return Path(env)
+    return Path("/var/lib/kubelite") if os.geteuid() == 0 else Path.home() / ".kubelite"
+
+
+@dataclass
+class ServerOptions:
+    data_dir: Path
+    https_port: int = 6443
+    bind_address: str = "127.0.0.1"
+    datastore: str = "sqlite"
+    disable_agent: bool = False
+    node_name: str = ""
+
+
+def admin_token(data_dir: Path) -> str:
+    path = data_dir / "tls" / "admin.token"
+    if path.exists():
+        return path.read_text().strip()
+    token = secrets.token_hex(24)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token + "\n")
+    return token
+
+
+def write_kubeconfig(path: Path, server: str, pki: ClusterPKI, token: str) -> None:
+    import base64
+
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "default",
+                "cluster": {
+                    "server": server,
+                    "certificate-authority-data": base64.b64encode(pki.ca_cert.read_bytes()).decode(),
+                },
+            }
+        ],
+        "users": [{"name": "default", "user": {"token": token}}],
+        "contexts": [{"name": "default", "context": {"cluster": "default", "user": "default"}}],
+        "current-context": "default",
+        "preferences": {},
+    }
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        yaml.safe_dump(config, fh, sort_keys=False)
+    os.replace(tmp, path)
+
+
+class Server:
+    """A running control plane; `start()` then `stop()`."""
+
+    def __init__(self, options: ServerOptions):
+        self.options = options
+        self.registry: Registry | None = None
+        self.runner: web.AppRunner | None = None
+        self.api: APIServer | None = None
+        self.kubeconfig = options.data_dir / "kubeconfig.yaml"
+        self.url = f"https://127.0.0.1:{options.https_port}"
+
+    async def start(self) -> None:
+        opts = self.options
+        opts.data_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(opts.data_dir, 0o700)
+        pki = ensure_pki(opts.data_dir / "tls")
+        token = admin_token(opts.data_dir)
+        backend = open_backend(opts.datastore, opts.data_dir)
+        self.registry = Registry(backend, default_catalogue(), Definitions.load())
+        await self.registry.start()
+        await bootstrap(self.registry, opts.https_port, host_address())
+        authenticator = Authenticator({token: UserInfo("system:admin", ("system:masters", "system:authenticated"))})
+        self.api = APIServer(self.registry, authenticator, ServerInfo(f"{host_address()}:{opts.https_port}"))
+        self.runner = web.AppRunner(self.api.app(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await self.runner.setup()
+        ssl_context = server_ssl_context(str(pki.serving_cert), str(pki.serving_key), str(pki.ca_cert))
+        site = web.TCPSite(self.runner, opts.bind_address, opts.https_port, ssl_context=ssl_context, backlog=1024)
+        await site.start()
+        write_kubeconfig(self.kubeconfig, self.url, pki, token)
+        self.api.ready = True
+
+    async def stop(self) -> None:
+        if self.api is not None:
+            self.api.ready = False
+        if self.registry is not None:
+            await self.registry.watch_cache.stop()
+        if self.runner is not None:
+            await self.runner.cleanup()
+        if self.registry is not None:
+            await self.registry.stop()
+
+
+async def run_server(options: ServerOptions) -> int:
+    started = time.monotonic()
+    server = Server(options)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await server.start()
+    except OSError as exc:
+        print(f"kubelite: cannot start: {exc}", file=sys.stderr)
+        await server.stop()
+        return 1
+    elapsed = time.monotonic() - started
+    print(
+        f"kubelite ready: {server.url} (kubeconfig {server.kubeconfig}, datastore {options.datastore}, {elapsed:.2f}s)",
+        flush=True,
+    )
+    await stop.wait()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(server.stop(), 10)
+    print("kubelite stopped", flush=True)
+    return 0
