@@ -269,11 +269,11 @@ def _cap_update_managers(managed: _Managed) -> None:
         entry = managed[key]
         version = entry.api_version
         bucket_key = _key(ANCIENT_CHANGES_MANAGER, "Update", version, "")
-        if key == bucket_key:
-            continue
         if version not in first_of_version:
             first_of_version[version] = key
             continue
+        if key == bucket_key:
+            continue  # upstream would merge the bucket into itself and then delete it
         if bucket_key not in managed:
             first = managed.pop(first_of_version[version])
             managed[bucket_key] = _Entry(

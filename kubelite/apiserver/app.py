@@ -64,7 +64,7 @@ class APIServer:
         self.registry = registry
         self.auth = authenticator
         self.info = info
-        self.resources = ResourceAPI(registry)
+        self.resources = ResourceAPI(registry, authenticator.from_token)
         self.discovery = discovery.DiscoveryCache(registry.catalogue)
         self._openapi: dict[str, bytes] = {}
         self._openapi_generation = -1

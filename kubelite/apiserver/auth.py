@@ -8,6 +8,7 @@ Must not decide what a user may do with objects (authorization is a later layer)
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from typing import Any
 
 from kubelite.registry.context import UserInfo
@@ -16,8 +17,9 @@ PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
 
 
 class Authenticator:
-    def __init__(self, tokens: dict[str, UserInfo]):
+    def __init__(self, tokens: dict[str, UserInfo], verifiers: list[Callable[[str], UserInfo | None]] | None = None):
         self._tokens = dict(tokens)
+        self._verifiers = list(verifiers or [])
 
     def add_token(self, token: str, user: UserInfo) -> None:
         self._tokens[token] = user
@@ -26,6 +28,10 @@ class Authenticator:
         for known, user in self._tokens.items():
             if hmac.compare_digest(known, token):
                 return user
+        for verify in self._verifiers:
+            found = verify(token)
+            if found is not None:
+                return found
         return None
 
     @staticmethod

@@ -14,7 +14,7 @@ import orjson
 from aiohttp import web
 
 from kubelite.api import errors
-from kubelite.apiserver import tables
+from kubelite.apiserver import reviews, tables
 from kubelite.apiserver.negotiation import TABLE_CONTENT_TYPE, decode_body, decode_patch, response_form
 from kubelite.apiserver.watch import serve_watch
 from kubelite.registry import subresources
@@ -80,8 +80,9 @@ def _int(query: Any, key: str) -> int | None:
 
 
 class ResourceAPI:
-    def __init__(self, registry: Registry):
+    def __init__(self, registry: Registry, authenticate: Any = None):
         self.registry = registry
+        self.authenticate = authenticate or (lambda token: None)
 
     def context(self, request: web.Request, user: UserInfo) -> RequestContext:
         query = request.query
@@ -121,6 +122,19 @@ class ResourceAPI:
     async def handle(self, request: web.Request, path: ResourcePath, user: UserInfo) -> web.StreamResponse:
         store = self._store(path)
         method = request.method
+        if (path.group, path.resource) in reviews.REVIEW_RESOURCES:
+            if method != "POST" or path.name:
+                raise errors.method_not_allowed(f"{method} is not supported on {path.resource}")
+            body, _ = await self._body(request)
+            return _json(reviews.answer(path.resource, body, user, self.authenticate), status=201)
+        if (path.group, path.resource) == ("", "bindings") and method == "POST":
+            ctx = self.context(request, user)
+            body, _ = await self._body(request)
+            pods = self.registry.store("", "v1", "pods")
+            assert pods is not None
+            name = ((body or {}).get("metadata") or {}).get("name", "")
+            await subresources.bind(pods, self._namespace(store, path), name, body, ctx)
+            return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, status=201)
         if path.subresource in STREAMING_SUBRESOURCES:
             return await self._streaming(store, path)
         if path.subresource == "scale":

@@ -24,6 +24,7 @@ from kubelite.apiserver.app import APIServer, ServerInfo, server_ssl_context
 from kubelite.apiserver.auth import Authenticator
 from kubelite.apiserver.bootstrap import bootstrap, host_address
 from kubelite.apiserver.certs import ClusterPKI, ensure_pki
+from kubelite.apiserver.tokens import TokenIssuer, load_or_create_key
 from kubelite.registry.context import UserInfo
 from kubelite.registry.registry import Registry
 from kubelite.schema.builtins import default_catalogue
@@ -109,7 +110,11 @@ class Server:
         self.registry = Registry(backend, default_catalogue(), Definitions.load())
         await self.registry.start()
         await bootstrap(self.registry, opts.https_port, host_address())
-        authenticator = Authenticator({token: UserInfo("system:admin", ("system:masters", "system:authenticated"))})
+        issuer = TokenIssuer(load_or_create_key(opts.data_dir / "tls" / "service-account.key"), self.registry)
+        self.registry.token_issuer = issuer
+        authenticator = Authenticator(
+            {token: UserInfo("system:admin", ("system:masters", "system:authenticated"))}, [issuer.verify]
+        )
         self.api = APIServer(self.registry, authenticator, ServerInfo(f"{host_address()}:{opts.https_port}"))
         self.runner = web.AppRunner(self.api.app(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self.runner.setup()

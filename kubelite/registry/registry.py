@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 CRD_PREFIX = "/registry/apiextensions.k8s.io/customresourcedefinitions/"
+NAMESPACE_PREFIX = "/registry/core/namespaces/"
 COMPACT_EVERY_SECONDS = 60.0
 COMPACT_KEEP_SECONDS = 300.0
 
@@ -51,6 +52,7 @@ class Registry:
         self.token_issuer: Any = None  # set by the server when service account tokens are configured
         self._tasks: list[asyncio.Task[None]] = []
         self._crd_versions: dict[str, list[tuple[str, str, str]]] = {}
+        self._finalizing: set[str] = set()
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -62,6 +64,10 @@ class Registry:
         for _ns, _name, crd in crd_cache.iter_sorted(None):
             self._serve_crd(crd)
         self.watch_cache.add_listener(CRD_PREFIX, self._on_crd_event)
+        self.watch_cache.add_listener(NAMESPACE_PREFIX, self._on_namespace_event)
+        for _ns, _name, namespace in self.watch_cache.cache(NAMESPACE_PREFIX).iter_sorted(None):
+            if namespace["metadata"].get("deletionTimestamp"):
+                self._spawn(self._finalize_namespace(namespace["metadata"]["name"]))
         self._tasks.append(asyncio.create_task(self._compaction_loop(), name="compaction"))
 
     async def stop(self) -> None:
@@ -236,6 +242,63 @@ class Registry:
                 if exc.code == 404:
                     return
                 await asyncio.sleep(0.05)
+
+    # ------------------------------------------------------------------ namespace finalization
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.append(task)
+        task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
+
+    def _on_namespace_event(self, event: CachedEvent) -> None:
+        if event.type == "DELETED" or not event.obj["metadata"].get("deletionTimestamp"):
+            return
+        if event.name in self._finalizing:
+            return
+        self._spawn(self._finalize_namespace(event.name))
+
+    async def _finalize_namespace(self, name: str) -> None:
+        """Empty a terminating namespace, then drop its `kubernetes` finalizer so it goes away.
+        (Upstream's namespace controller does this; it moves to the controller manager with it.)"""
+        if name in self._finalizing:
+            return
+        self._finalizing.add(name)
+        ctx = RequestContext(field_manager="namespace-controller")
+        try:
+            while True:
+                remaining = 0
+                seen: set[str] = set()
+                for store in list(self.stores.values()):
+                    if not store.info.namespaced or store.prefix in seen:
+                        continue
+                    seen.add(store.prefix)
+                    objects = store.cache.by_namespace.get(name, {})
+                    remaining += len(objects)
+                    for obj_name, obj in list(objects.items()):
+                        if obj["metadata"].get("deletionTimestamp"):
+                            continue
+                        with contextlib.suppress(errors.StatusError):
+                            await store.delete(name, obj_name, DeleteOptions(), ctx)
+                if remaining == 0:
+                    break
+                await asyncio.sleep(0.2)
+            ns_store = self.store("", "v1", "namespaces")
+            assert ns_store is not None
+            for _ in range(10):
+                try:
+                    current = await ns_store.get("", name)
+                except errors.StatusError:
+                    return
+                spec = current.setdefault("spec", {})
+                spec["finalizers"] = [f for f in spec.get("finalizers") or [] if f != "kubernetes"]
+                try:
+                    await ns_store.update("", name, current, ctx, subresource="finalize")
+                    return
+                except errors.StatusError as exc:
+                    if exc.code == 404:
+                        return
+                    await asyncio.sleep(0.05)
+        finally:
+            self._finalizing.discard(name)
 
     # ------------------------------------------------------------------ compaction
     async def _compaction_loop(self) -> None:

@@ -120,7 +120,7 @@ class DefinitionNode:
     for inline nodes (scalars, lists, maps); `owner` is the definition the node sits in.
     """
 
-    __slots__ = ("_defs", "raw", "definition", "owner", "kind", "_fields", "_items", "_value", "_go_type")
+    __slots__ = ("_defs", "raw", "definition", "owner", "kind", "struct_name", "_fields", "_items", "_value", "_go_type")
 
     def __init__(self, defs: Definitions, raw: dict[str, Any], definition: str | None, owner: str | None):
         self._defs = defs
@@ -128,6 +128,8 @@ class DefinitionNode:
         self.definition = definition
         self.owner = owner
         self.kind = _kind_of(raw, definition)
+        # Go type name of a named definition (`DeploymentSpec`), as Go decoding errors print it
+        self.struct_name = definition.rsplit(".", 1)[1] if definition else ""
         self._fields: dict[str, DefinitionNode] | None = None
         self._items: DefinitionNode | None = None
         self._value: DefinitionNode | None = None
@@ -221,11 +223,6 @@ class DefinitionNode:
             raw = self.raw.get("additionalProperties")
             self._value = self._defs.resolve(raw if isinstance(raw, dict) else {}, self.owner)
         return self._value
-
-    @property
-    def struct_name(self) -> str:
-        """Go type name of a named definition (`DeploymentSpec`), as Go decoding errors print it."""
-        return self.definition.rsplit(".", 1)[1] if self.definition else ""
 
     @property
     def go_type(self) -> str:

@@ -688,40 +688,50 @@ def _embedded_errors(value: dict[str, Any], path: str) -> list[dict[str, str]]:
     return errs
 
 
+_UNSPECIFIED = ("unspecified",)
+
+
+def _non_unique(items: list[Any]) -> list[int]:
+    """Indices of the second occurrence of every repeated item (upstream's validateListSet):
+    compounds compare by their JSON, scalars by type and value."""
+    if len(items) <= 1:
+        return []
+    seen: dict[tuple[Any, ...], int] = {}
+    out: list[int] = []
+    for i, item in enumerate(items):
+        if item is _UNSPECIFIED:
+            key: tuple[Any, ...] = item
+        elif isinstance(item, (dict, list)):
+            key = ("json", go_json(item))
+        else:
+            key = (type(item).__name__, item)
+        times = seen.get(key, 0)
+        seen[key] = times + 1
+        if times == 1:
+            out.append(i)
+    return out
+
+
 def _set_errors(value: list[Any], path: str) -> list[dict[str, str]]:
-    errs: list[dict[str, str]] = []
-    for i, item in enumerate(value):
-        if any(_json_equal(item, earlier) for earlier in value[:i]):
-            errs.append(_duplicate(f"{path}[{i}]", item))
-    return errs
+    return [_duplicate(f"{path}[{i}]", value[i]) for i in _non_unique(value)]
 
 
 def _map_list_errors(value: list[Any], s: StructuralSchema, path: str) -> list[dict[str, str]]:
     for i, item in enumerate(value):
         if item is not None and not isinstance(item, dict):
             return [_invalid(f"{path}[{i}]", item, "must be an object for an array of list-type map")]
+    if len(value) <= 1:
+        return []
     keys = s.list_map_keys
-    items = s.items()
-    defaults: dict[str, Any] = {}
-    for key in keys:
-        prop = items.property_node(key) if items is not None else None
-        if prop is not None and prop.has_default:
-            defaults[key] = prop.default
-    missing = object()
-    errs: list[dict[str, str]] = []
-    seen: list[list[Any]] = []
-    for i, item in enumerate(value):
-        if item is None:
-            continue
-        ident = [item.get(key, defaults.get(key, missing)) for key in keys]
-        if any(len(prev) == len(ident) and all(a is b or (a is not missing and b is not missing and _json_equal(a, b)) for a, b in zip(prev, ident, strict=True)) for prev in seen):
-            if len(keys) == 1:
-                errs.append(_duplicate(f"{path}[{i}].{keys[0]}", ident[0] if ident[0] is not missing else None))
-            else:
-                shown = {k: v for k, v in zip(keys, ident, strict=True) if v is not missing}
-                errs.append(_duplicate(f"{path}[{i}]", shown))
-        seen.append(ident)
-    return errs
+    if len(keys) == 1:
+        name = keys[0]
+        idents: list[Any] = [item[name] if item is not None and name in item else _UNSPECIFIED for item in value]
+        return [
+            _duplicate(f"{path}[{i}]", {} if idents[i] is _UNSPECIFIED else {name: idents[i]})
+            for i in _non_unique(idents)
+        ]
+    compound = [{k: item[k] for k in keys if k in item} if item is not None else {} for item in value]
+    return [_duplicate(f"{path}[{i}]", compound[i]) for i in _non_unique(compound)]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 from kubelite.api.errors import StatusError, bad_request, cause, invalid
 from kubelite.api.schematypes import SchemaNode
 from kubelite.schema.definitions import (
+    K_ANY,
     K_ARRAY,
     K_BOOL,
     K_BYTES,
@@ -232,7 +233,7 @@ class _Walker:
         self.save(_unmarshal_message(what or _json_kind(value), struct, gpath, node.go_type))
 
     def struct(self, obj: dict[str, Any], node: DefinitionNode, spath: str, gpath: str) -> None:
-        table = node.field_table()
+        table = node._fields or node.field_table()
         struct = node.struct_name
         drop: list[str] | None = None
         for key, value in obj.items():
@@ -252,7 +253,18 @@ class _Walker:
                     drop.append(key)
                 continue
             kind = child.kind
-            if kind == K_STRING and type(value) is str:
+            t = type(value)
+            # fast paths for the common well-typed leaves: no call, no path strings
+            if kind == K_STRING:
+                if t is str:
+                    continue
+            elif kind == K_INT32:
+                if t is int and -2147483648 <= value <= 2147483647:
+                    continue
+            elif kind == K_BOOL:
+                if t is bool:
+                    continue
+            elif kind == K_ANY:
                 continue
             self.value(value, child, f"{spath}.{key}" if spath else key, f"{gpath}.{key}" if gpath else key, struct)
         if drop is not None and self.prune:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import time
 
 from kubelite.api.schematypes import SchemaNode
-from kubelite.schema.definitions import Definitions, DefinitionNode, definitions_path
+from kubelite.schema.definitions import DefinitionNode, Definitions, definitions_path
 
 
 def _defs() -> Definitions:

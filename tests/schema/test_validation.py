@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from kubelite.api.errors import StatusError
-from kubelite.schema.definitions import OBJECT_META, Definitions, DefinitionNode
+from kubelite.schema.definitions import OBJECT_META, DefinitionNode, Definitions
 from kubelite.schema.validation import (
     CheckResult,
     apply_field_validation,
