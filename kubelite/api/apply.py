@@ -36,11 +36,11 @@ from kubelite.api.fieldpath import (
     Shapes,
     container_form,
     difference_children,
+    encode_tree,
     ensure_named_fields_are_members,
     field_set_of,
     go_json,
     go_quote,
-    has_children,
     intersection_children,
     is_member,
     list_item_pe,
@@ -97,9 +97,10 @@ def default_reset_fields(subresource: str = "") -> FieldSet:
 
 class _Entry:
     """One managedFields entry; `fields` is a set tree. `source` is the wire dict it was read from,
-    reused as is while nothing changes."""
+    reused as is while nothing changes; `origin` is the stored fieldsV1 tree, whose unchanged
+    subtrees are reused when the entry is written again."""
 
-    __slots__ = ("manager", "operation", "api_version", "subresource", "fields", "time", "source")
+    __slots__ = ("manager", "operation", "api_version", "subresource", "fields", "time", "source", "origin")
 
     def __init__(
         self,
@@ -110,6 +111,7 @@ class _Entry:
         fields: dict[str, Any],
         time: str | None,
         source: dict[str, Any] | None = None,
+        origin: dict[str, Any] | None = None,
     ):
         self.manager = manager
         self.operation = operation
@@ -118,6 +120,7 @@ class _Entry:
         self.fields = fields
         self.time = time
         self.source = source
+        self.origin = origin
 
     def key(self) -> tuple[str, str, str, str]:
         return _key(self.manager, self.operation, self.api_version, self.subresource)
@@ -131,6 +134,7 @@ class _Entry:
             self.fields,
             self.time,
             self.source,
+            self.origin,
         )
 
     def set_fields(self, fields: dict[str, Any]) -> None:
@@ -154,7 +158,7 @@ class _Entry:
         if self.time is not None:
             out["time"] = self.time
         out["fieldsType"] = "FieldsV1"
-        out["fieldsV1"] = FieldSet(self.fields).to_fields_v1()
+        out["fieldsV1"] = encode_tree(self.fields, self.origin)
         if self.subresource:
             out["subresource"] = self.subresource
         return out
@@ -218,7 +222,14 @@ def _decode(raw: Any, trusted: bool) -> _Managed:
         subresource = entry.get("subresource") or ""
         time = entry.get("time")
         decoded = _Entry(
-            manager, operation, api_version, subresource, fields, time, entry if trusted else None
+            manager,
+            operation,
+            api_version,
+            subresource,
+            fields,
+            time,
+            entry if trusted else None,
+            fields if trusted else None,
         )
         out[decoded.key()] = decoded
     return out
@@ -383,9 +394,47 @@ def _compare_children(
         _compare_list(old, new, shape, a, r, m)
 
 
+def _whole(value: Any, shape: Shape) -> dict[str, Any]:
+    """The node of a value that exists on one side only: it and everything below it."""
+    kind = shape.kind
+    if kind in MAPLIKE:
+        if type(value) is not dict or not value:
+            return {}
+        children: dict[str, Any] = {}
+        for key, child in value.items():
+            pe = "f:" + key
+            try:
+                children[pe] = _whole(child, shape.field(key))
+            except SchemaError as err:
+                err.reversed_path.append(pe)
+                raise
+        children[DOT] = {}
+        return children
+    if kind in LISTLIKE:
+        if type(value) is not list or not value:
+            return {}
+        children = {}
+        elem = shape.elem()
+        for pe, item in _index(value, shape).items():
+            try:
+                children[pe] = _whole(item, elem)
+            except SchemaError as err:
+                err.reversed_path.append(pe)
+                raise
+        children[DOT] = {}
+        return children
+    return {}
+
+
 def _compare_node(
     ov: Any, nv: Any, shape: Shape, pe: str, a: dict[str, Any], r: dict[str, Any], m: dict[str, Any]
 ) -> None:
+    if ov is MISSING:
+        a[pe] = _whole(nv, shape)
+        return
+    if nv is MISSING:
+        r[pe] = _whole(ov, shape)
+        return
     kind = shape.kind
     if kind != LEAF:
         old_form = 0 if ov is MISSING else container_form(ov, kind)
@@ -679,7 +728,7 @@ def _record_update(
     if previous is None:
         managed[key] = _Entry(manager, operation, api_version, subresource, current, now)
     else:
-        previous.set_fields(union_children(current, previous.fields))
+        previous.set_fields(union_children(previous.fields, current))
         previous.set_time(now)
 
 
@@ -688,7 +737,7 @@ def track_update(
     new: dict[str, Any],
     *,
     manager: str,
-    schema: SchemaNode,
+    schema: SchemaNode | Shapes,
     api_version: str,
     now: str,
     subresource: str = "",
@@ -700,8 +749,12 @@ def track_update(
     As upstream's FieldManager.UpdateNoErrors: managedFields sent in `new` replace the stored ones
     when they decode (`[]` or `[{}]` clears them); an object stored without managedFields is not
     tracked again until applied to; if the object does not fit the schema the stored managedFields
-    are kept. `reset_fields` defaults to `default_reset_fields(subresource)`; `builtin_kind` says
-    whether the kind is a Go struct (create baseline, see `_zero_object`) or a custom resource.
+    are kept. `reset_fields` defaults to `default_reset_fields(subresource)`.
+
+    `schema` is the kind's SchemaNode or, better on hot paths, a `Shapes` prepared once per kind.
+    `builtin_kind` (used only with a bare SchemaNode; a `Shapes` carries its own) says whether the
+    kind is a Go struct (create baseline, see `_zero_object`; server-defaulted list-map keys) or a
+    custom resource.
     """
     meta = new.get("metadata")
     new_meta: dict[str, Any] = dict(meta) if type(meta) is dict else {}
@@ -719,10 +772,10 @@ def track_update(
     if not managed and old is not None:
         return out  # upstream skipNonAppliedManager: untracked objects stay untracked
 
-    shapes = Shapes(schema, builtin_kind)
+    shapes = schema if isinstance(schema, Shapes) else Shapes(schema, builtin_kind)
     ignored = (reset_fields if reset_fields is not None else default_reset_fields(subresource)).root
     if old is None:
-        base = _zero_object(out, shapes.root) if builtin_kind else {}
+        base = _zero_object(out, shapes.root) if shapes.builtin else {}
     else:
         base = _without_managed_fields(old)
     key = _key(manager or "unknown", "Update", api_version, subresource)
@@ -846,6 +899,8 @@ def _apply_once(
             fields = difference_children(managers[other].fields, changed)
             managers[other].set_fields(difference_children(fields, removed))
     entry.set_fields(difference_children(entry.fields, _STRIP))
+    if previous is not None and previous.api_version == api_version and entry.fields == previous.fields:
+        entry.fields, entry.source, entry.origin = previous.fields, previous.source, previous.origin
     changed_object = live is None or not _same(live, merged)
     return merged, managers, changed_object
 
@@ -928,7 +983,7 @@ def apply_patch(
     config: dict[str, Any],
     *,
     manager: str,
-    schema: SchemaNode,
+    schema: SchemaNode | Shapes,
     force: bool,
     api_version: str,
     now: str,
@@ -948,7 +1003,7 @@ def apply_patch(
     `default_reset_fields(subresource)`; `builtin_kind` as for `track_update`.
     """
     _check_config(config, api_version, kind)
-    shapes = Shapes(schema, builtin_kind)
+    shapes = schema if isinstance(schema, Shapes) else Shapes(schema, builtin_kind)
     shape = shapes.root
     ignored = (reset_fields if reset_fields is not None else default_reset_fields(subresource)).root
     try:
@@ -972,7 +1027,7 @@ def apply_patch(
             # "before-first-apply".
             before = _key(BEFORE_FIRST_APPLY_MANAGER, "Update", api_version, subresource)
             _record_update(
-                _zero_object(live_object, shape) if builtin_kind else {},
+                _zero_object(live_object, shape) if shapes.builtin else {},
                 live_object,
                 managed,
                 before,
@@ -1092,11 +1147,11 @@ __all__ = [
     "LAST_APPLIED_ANNOTATION",
     "MAX_UPDATE_MANAGERS",
     "FieldSet",
+    "Shapes",
     "apply_patch",
     "conflict_error",
     "default_reset_fields",
     "field_set_of",
-    "has_children",
     "track_update",
     "validate_managed_fields",
 ]

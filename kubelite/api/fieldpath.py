@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from kubelite.api.schematypes import SchemaNode
@@ -41,8 +42,8 @@ _HTML_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2
 def go_json(value: Any) -> str:
     """Compact JSON as Go's encoding/json writes it: sorted map keys, HTML characters escaped,
     integral floats without a fraction."""
-    if isinstance(value, str):
-        text = json.dumps(value, ensure_ascii=False)
+    if type(value) is str:
+        text = encode_basestring(value)
     elif value is True:
         return "true"
     elif value is False:
@@ -151,7 +152,13 @@ def pe_order(pe: str) -> tuple[Any, ...]:
     if kind == "f":
         return (0, pe[2:])
     if kind == "k":
-        keys = json.loads(pe[2:])
+        body = pe[2:]
+        if body.count('"') == 4 and "\\" not in body and body.endswith('"}'):
+            # the usual one string-valued key, e.g. {"name":"nginx"}
+            split = body.find('":"')
+            if split > 0:
+                return (1, ((body[2:split], (1, body[split + 3 : -2])),))
+        keys = json.loads(body)
         return (1, tuple((name, _value_order(keys[name])) for name in sorted(keys)))
     if kind == "v":
         return (2, _value_order(json.loads(pe[2:])))
@@ -159,10 +166,10 @@ def pe_order(pe: str) -> tuple[Any, ...]:
 
 
 def _sorted_pes(keys: Iterable[str]) -> list[str]:
-    pes = [k for k in keys if k != DOT]
-    if all(pe[0] == "f" for pe in pes):
-        pes.sort()
-    else:
+    pes = sorted(keys)  # "." sorts first, "f:" before "i:", "k:", "v:"
+    if pes and pes[0] == DOT:
+        del pes[0]
+    if pes and pes[-1][0] != "f":
         pes.sort(key=pe_order)
     return pes
 
@@ -266,38 +273,53 @@ def make_node(children: dict[str, Any], member: bool) -> dict[str, Any] | None:
 
 
 def _union_node(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    if a is b or not b:
-        if not b and a and DOT not in a:
-            out = dict(a)
-            out[DOT] = {}
-            return out
+    """a ∪ b for nodes at the same path; returns `a` itself when b adds nothing."""
+    if a is b:
         return a
-    if not a:
+    if not b:  # b is a member leaf
+        if not a or DOT in a:
+            return a
+        out = dict(a)
+        out[DOT] = {}
+        return out
+    if not a:  # a is a member leaf, b has children
         if DOT in b:
             return b
         out = dict(b)
         out[DOT] = {}
         return out
-    out = dict(a)
+    changed: dict[str, Any] | None = None
     for pe, bn in b.items():
         if pe == DOT:
-            out[DOT] = {}
+            if DOT not in a:
+                if changed is None:
+                    changed = dict(a)
+                changed[DOT] = {}
             continue
-        an = out.get(pe)
-        out[pe] = bn if an is None else _union_node(an, bn)
-    return out
+        an = a.get(pe)
+        rn = bn if an is None else _union_node(an, bn)
+        if rn is not an:
+            if changed is None:
+                changed = dict(a)
+            changed[pe] = rn
+    return a if changed is None else changed
 
 
 def union_children(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """a ∪ b for children maps; returns `a` itself when b adds nothing."""
     if not b or a is b:
         return a
     if not a:
         return b
-    out = dict(a)
+    changed: dict[str, Any] | None = None
     for pe, bn in b.items():
-        an = out.get(pe)
-        out[pe] = bn if an is None else _union_node(an, bn)
-    return out
+        an = a.get(pe)
+        rn = bn if an is None else _union_node(an, bn)
+        if rn is not an:
+            if changed is None:
+                changed = dict(a)
+            changed[pe] = rn
+    return a if changed is None else changed
 
 
 def _normalized(node: dict[str, Any], member: bool) -> dict[str, Any] | None:
@@ -335,20 +357,31 @@ def _difference_map(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """a's entries minus b's (structurally); "." entries are left alone. Returns `a` when unchanged."""
     out: dict[str, Any] | None = None
     if len(b) > len(a):
-        pairs = ((pe, an, b.get(pe)) for pe, an in a.items())
+        for pe, an in a.items():
+            bn = b.get(pe)
+            if bn is None or pe == DOT:
+                continue
+            rn = _difference_node(an, bn)
+            if rn is not an:
+                if out is None:
+                    out = dict(a)
+                if rn is None:
+                    del out[pe]
+                else:
+                    out[pe] = rn
     else:
-        pairs = ((pe, a.get(pe), bn) for pe, bn in b.items())
-    for pe, an, bn in pairs:
-        if an is None or bn is None or pe == DOT:
-            continue
-        rn = _difference_node(an, bn)
-        if rn is not an:
-            if out is None:
-                out = dict(a)
-            if rn is None:
-                del out[pe]
-            else:
-                out[pe] = rn
+        for pe, bn in b.items():
+            an = a.get(pe)
+            if an is None or pe == DOT:
+                continue
+            rn = _difference_node(an, bn)
+            if rn is not an:
+                if out is None:
+                    out = dict(a)
+                if rn is None:
+                    del out[pe]
+                else:
+                    out[pe] = rn
     return a if out is None else out
 
 
@@ -415,14 +448,26 @@ def intersection_children(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any
     return out
 
 
-def _sorted_copy(children: dict[str, Any], member: bool) -> dict[str, Any]:
+def _sorted_copy(children: dict[str, Any], member: bool, origin: dict[str, Any] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for pe in _sorted_pes(children):
         node = children[pe]
-        out[pe] = _sorted_copy(node, DOT in node) if node else {}
+        before = origin.get(pe) if origin else None
+        if node is before:
+            out[pe] = before  # unchanged since read from a canonical source: already in order
+        else:
+            out[pe] = _sorted_copy(node, DOT in node, before) if node else {}
     if member and out:
         out[DOT] = {}
     return out
+
+
+def encode_tree(children: dict[str, Any], origin: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The wire form of a children map, keys in upstream's order ("." after the children).
+    Subtrees shared with `origin` (a tree read from canonical stored managedFields) are reused."""
+    if children is origin:
+        return children
+    return _sorted_copy(children, False, origin)
 
 
 def _read_node(raw: Any, where: str) -> dict[str, Any]:
@@ -480,7 +525,7 @@ class FieldSet:
 
     def to_fields_v1(self) -> dict[str, Any]:
         """The wire form, with keys in upstream's order ("." after the children)."""
-        return _sorted_copy(self.root, False)
+        return encode_tree(self.root)
 
     def insert(self, path: Sequence[str]) -> None:
         """Add a path (in place: only for sets under construction, never shared ones)."""
@@ -606,20 +651,31 @@ class Shape:
         found = self._fields.get(name)
         if found is not None:
             return found
-        if self.kind == DEDUCED or self._resolver is None or self.node is None:
+        kind = self.kind
+        resolver = self._resolver
+        if resolver is None or self.node is None:
+            return (DEDUCED_SHAPE, False)
+        if kind == MAP:
+            # every key shares the additionalProperties schema: one memo, however many keys
+            if self._elem is None:
+                child = self.node.field(name)
+                self._elem = resolver.of(child) if child is not None else DEDUCED_SHAPE
+            return (self._elem, False)
+        if kind != STRUCT:
             return (DEDUCED_SHAPE, False)
         child = self.node.field(name)
         if child is None:
-            found = (DEDUCED_SHAPE if (self.preserve or self.kind == MAP) else UNKNOWN_SHAPE, False)
-        else:
-            found = (self._resolver.of(child), self.kind == STRUCT)
+            # not memoised: unknown names come from clients and must not grow the memo
+            return (DEDUCED_SHAPE if self.preserve else UNKNOWN_SHAPE, False)
+        found = (resolver.of(child), True)
         self._fields[name] = found
         return found
 
     def field(self, name: str) -> Shape:
         """The shape of a field or map entry (deduced under preserve-unknown-fields, an atomic leaf
         for a field the schema does not know)."""
-        return self._lookup(name)[0]
+        found = self._fields.get(name)
+        return found[0] if found is not None else self._lookup(name)[0]
 
     def declares(self, name: str) -> bool:
         """True for a declared struct field (upstream FindField), not a map key."""
@@ -648,7 +704,8 @@ UNKNOWN_SHAPE = Shape(LEAF, None, None)
 
 
 class Shapes:
-    """Resolves SchemaNodes to Shapes for the duration of one operation."""
+    """A schema prepared for field-set work: resolves SchemaNodes to Shapes, memoising as it goes.
+    Build one per kind and keep it (the memo is bounded by the schema, not by the objects seen)."""
 
     __slots__ = ("_memo", "builtin", "root")
 

@@ -163,7 +163,9 @@ class APIServer:
                     api_version = f"apidiscovery.k8s.io/{version}"
                     body = self.discovery.get(
                         ("agg", str(legacy_core), version),
-                        lambda: discovery.aggregated(self.registry.catalogue, legacy_core, api_version),
+                        lambda api_version=api_version: discovery.aggregated(  # type: ignore[misc]
+                            self.registry.catalogue, legacy_core, api_version
+                        ),
                     )
                     content_type = f"application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList"
                     return web.Response(body=body, headers={"Content-Type": content_type, "Vary": "Accept"})

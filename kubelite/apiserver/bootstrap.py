@@ -8,6 +8,7 @@ Must not create anything a user did not expect from upstream.
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 from kubelite.api import errors
 from kubelite.registry.context import RequestContext
@@ -109,7 +110,7 @@ async def bootstrap(registry: Registry, https_port: int, advertise_address: str)
     await store.update("default", "kubernetes", endpoints, ctx)
     slice_store = registry.store("discovery.k8s.io", "v1", "endpointslices")
     if slice_store is not None:
-        endpoint_slice = {
+        endpoint_slice: dict[str, Any] = {
             "apiVersion": "discovery.k8s.io/v1",
             "kind": "EndpointSlice",
             "metadata": {

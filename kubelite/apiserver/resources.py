@@ -98,7 +98,7 @@ class ResourceAPI:
         manager = query.get("fieldManager", "")
         if len(manager) > 128:
             raise errors.invalid(
-                "", "", "", [errors.cause("fieldManager", f'Too long: may not be more than 128 bytes', "FieldValueTooLong")]
+                "", "", "", [errors.cause("fieldManager", 'Too long: may not be more than 128 bytes', "FieldValueTooLong")]
             )
         return RequestContext(
             user=user,

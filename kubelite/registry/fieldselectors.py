@@ -24,8 +24,13 @@ def _get(obj: Obj, *path: str) -> str:
     return str(cur)
 
 
+def _getter(path: str) -> Callable[[Obj], str]:
+    parts = tuple(path.split("."))
+    return lambda obj: _get(obj, *parts)
+
+
 def _fields(*paths: str) -> dict[str, Callable[[Obj], str]]:
-    return {p: (lambda o, parts=tuple(p.split(".")): _get(o, *parts)) for p in paths}
+    return {p: _getter(p) for p in paths}
 
 
 _COMMON = _fields("metadata.name", "metadata.namespace")

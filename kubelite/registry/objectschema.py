@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from kubelite.api import errors
 from kubelite.api.schematypes import SchemaNode
 from kubelite.registry.context import RequestContext
 from kubelite.schema import validation

@@ -47,7 +47,7 @@ class Registry:
         self.stores: dict[tuple[str, str, str], Store] = {}
         self.ips = ServiceIPAllocator()
         self.ports = NodePortAllocator()
-        self.crd_schemas: dict[tuple[str, str], dict[str, Any]] = {}  # (group, version) kind -> schema
+        self.crd_schemas: dict[tuple[str, str, str], dict[str, Any]] = {}  # (group, version, kind) -> schema
         self.on_catalogue_change: list[Callable[[], None]] = []
         self.token_issuer: Any = None  # set by the server when service account tokens are configured
         self._tasks: list[asyncio.Task[None]] = []
@@ -159,7 +159,7 @@ class Registry:
         keys = []
         for info, schema in resources:
             self.catalogue.add(info)
-            self.crd_schemas[(info.group, info.version, info.kind)] = schema or {}  # type: ignore[index]
+            self.crd_schemas[(info.group, info.version, info.kind)] = schema or {}
             self.stores[(info.group, info.version, info.resource)] = Store(
                 info,
                 strategy_for(info, self.ips, self.ports),
@@ -180,7 +180,7 @@ class Registry:
             self.catalogue.remove(group, version, resource)
             self.stores.pop((group, version, resource), None)
             if info is not None:
-                self.crd_schemas.pop((group, version, info.kind), None)  # type: ignore[arg-type]
+                self.crd_schemas.pop((group, version, info.kind), None)
         self._catalogue_changed()
 
     def _catalogue_changed(self) -> None:
@@ -250,11 +250,23 @@ class Registry:
         task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
 
     def _on_namespace_event(self, event: CachedEvent) -> None:
+        if event.type == "ADDED":
+            self._spawn(self._ensure_default_service_account(event.name))
         if event.type == "DELETED" or not event.obj["metadata"].get("deletionTimestamp"):
             return
         if event.name in self._finalizing:
             return
         self._spawn(self._finalize_namespace(event.name))
+
+    async def _ensure_default_service_account(self, namespace: str) -> None:
+        """Every namespace gets a `default` ServiceAccount (upstream's serviceaccounts controller;
+        it moves to the controller manager with it)."""
+        store = self.store("", "v1", "serviceaccounts")
+        if store is None or store.cache.get(namespace, "default") is not None:
+            return
+        account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": namespace}}
+        with contextlib.suppress(errors.StatusError):
+            await store.create(namespace, account, RequestContext(field_manager="kube-controller-manager"))
 
     async def _finalize_namespace(self, name: str) -> None:
         """Empty a terminating namespace, then drop its `kubernetes` finalizer so it goes away.

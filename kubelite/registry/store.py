@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import builtins
 import copy
 import random
 import time
@@ -19,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from kubelite.api import errors
-from kubelite.api.apply import apply_patch, track_update
+from kubelite.api.apply import apply_patch, default_reset_fields, track_update
+from kubelite.api.fieldpath import FieldSet, Shapes
 from kubelite.api.fields import FieldSelector, parse_field_selector
 from kubelite.api.jsonpatch import apply_json_patch
 from kubelite.api.labels import LabelSelector, parse_label_selector
@@ -106,6 +108,46 @@ class Store:
         self.storage_version = storage_version or info.api_version
         self._convert = convert if self.storage_version != info.api_version else None
         self._fields = field_getters(info.group, info.resource)
+        self._shapes = Shapes(schema.node, builtin=not info.crd) if schema.node is not None else None
+
+    # ------------------------------------------------------------------ managed fields
+    def _reset_fields(self, subresource: str) -> FieldSet:
+        if self.info.crd and not self.strategy.has_status:
+            return FieldSet()
+        return default_reset_fields(subresource)
+
+    def _track(self, old: Obj | None, new: Obj, ctx: RequestContext, subresource: str = "") -> Obj:
+        if self._shapes is None:
+            return new
+        return track_update(
+            old,
+            new,
+            manager=ctx.manager(),
+            schema=self._shapes,  # type: ignore[arg-type]
+            api_version=self.info.api_version,
+            now=now_rfc3339(),
+            subresource=subresource,
+            reset_fields=self._reset_fields(subresource),
+            builtin_kind=not self.info.crd,
+        )
+
+    def _apply(self, live: Obj | None, config: Obj, ctx: RequestContext, force: bool, subresource: str = "") -> Obj:
+        if self._shapes is None:
+            raise errors.StatusError(415, "UnsupportedMediaType", "apply patches are not supported for this resource")
+        if not ctx.field_manager:
+            raise errors.bad_request("PATCH with apply must have a fieldManager")
+        return apply_patch(
+            live,
+            config,
+            manager=ctx.field_manager,
+            schema=self._shapes,  # type: ignore[arg-type]
+            force=force,
+            api_version=self.info.api_version,
+            now=now_rfc3339(),
+            subresource=subresource,
+            reset_fields=self._reset_fields(subresource),
+            builtin_kind=not self.info.crd,
+        )
 
     # ------------------------------------------------------------------ keys and encoding
     def key(self, namespace: str, name: str) -> str:
@@ -238,7 +280,7 @@ class Store:
 
     def watch(
         self, namespace: str | None, opts: ListOptions, send_initial: bool | None = None
-    ) -> tuple[Watcher, list[tuple[str, Obj]]]:
+    ) -> tuple[Watcher, builtins.list[tuple[str, Obj]]]:
         """Register a watcher; returns it with the events to send first (synthetic ADDED or the
         buffered events after the requested resourceVersion). Synchronous, so nothing slips between."""
         ns = namespace if self.info.namespaced else ""
@@ -284,14 +326,7 @@ class Store:
         if causes:
             raise errors.invalid(self.info.kind, self.info.group, meta.get("name", ""), causes)
         await self.strategy.before_create(obj, self.registry, ctx)
-        obj = track_update(
-            None,
-            obj,
-            manager=ctx.manager(),
-            schema=self.schema.node,  # type: ignore[arg-type]
-            api_version=self.info.api_version,
-            now=now_rfc3339(),
-        )
+        obj = self._track(None, obj, ctx)
         return await self._store_new(obj, ctx)
 
     async def _store_new(self, obj: Obj, ctx: RequestContext) -> Obj:
@@ -393,15 +428,7 @@ class Store:
             raise errors.invalid(self.info.kind, self.info.group, name, causes)
         if not subresource:
             await self.strategy.before_update(new, current, self.registry, ctx)
-        new = track_update(
-            current,
-            new,
-            manager=ctx.manager(),
-            schema=self.schema.node,  # type: ignore[arg-type]
-            api_version=self.info.api_version,
-            now=now_rfc3339(),
-            subresource=subresource,
-        )
+        new = self._track(current, new, ctx, subresource)
         return await self._store_update(current, new, ctx)
 
     async def _store_update(self, current: Obj, new: Obj, ctx: RequestContext) -> Obj:
@@ -489,17 +516,7 @@ class Store:
         elif patch_type == "apply":
             config = _require_object(patch)
             self._check_apply_identity(config, current["metadata"]["name"], current["metadata"].get("namespace", ""))
-            if not ctx.field_manager:
-                raise errors.bad_request("PATCH with apply must have a fieldManager")
-            new = apply_patch(
-                current,
-                config,
-                manager=ctx.field_manager,
-                schema=self.schema.node,  # type: ignore[arg-type]
-                force=force,
-                api_version=self.info.api_version,
-                now=now_rfc3339(),
-            )
+            new = self._apply(current, config, ctx, force, subresource)
         else:
             raise errors.StatusError(415, "UnsupportedMediaType", f"unsupported patch type {patch_type}")
         if not isinstance(new, dict):
@@ -525,17 +542,7 @@ class Store:
     async def _apply_create(self, namespace: str, name: str, patch: Any, ctx: RequestContext, force: bool) -> Obj:
         config = _require_object(patch)
         self._check_apply_identity(config, name, namespace)
-        if not ctx.field_manager:
-            raise errors.bad_request("PATCH with apply must have a fieldManager")
-        obj = apply_patch(
-            None,
-            config,
-            manager=ctx.field_manager,
-            schema=self.schema.node,  # type: ignore[arg-type]
-            force=force,
-            api_version=self.info.api_version,
-            now=now_rfc3339(),
-        )
+        obj = self._apply(None, config, ctx, force)
         obj = self._check_type_meta(obj)
         meta = obj.setdefault("metadata", {})
         meta["name"] = name
@@ -653,7 +660,7 @@ class Store:
 
     async def delete_collection(
         self, namespace: str | None, list_opts: ListOptions, opts: DeleteOptions, ctx: RequestContext
-    ) -> list[Obj]:
+    ) -> builtins.list[Obj]:
         listed = await self.list(namespace, ListOptions(list_opts.label_selector, list_opts.field_selector))
         deleted = []
         for obj in listed.items:

@@ -80,7 +80,9 @@ class Strategy:
             obj.pop("status", None)
 
     def initial_status(self, obj: Obj) -> None:
-        """The status a freshly created object starts with (after the client's status is dropped)."""
+        """The status a freshly created object starts with (after the client's status is dropped):
+        empty, as upstream's zero-value status structs encode."""
+        obj["status"] = {}
 
     # --- update -------------------------------------------------------------------------------
     def prepare_for_update(self, new: Obj, old: Obj, ctx: RequestContext) -> None:

@@ -15,6 +15,7 @@ tolerations, priorities); those belong to validation and the registry.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable
 from typing import Any
@@ -331,6 +332,12 @@ def _default_namespace(obj: Obj) -> None:
 
 def _default_secret(obj: Obj) -> None:
     _set_if_empty(obj, "type", "Opaque")
+    # Upstream's v1 -> internal conversion writes stringData over data; it is never stored.
+    string_data = obj.pop("stringData", None)
+    if isinstance(string_data, dict) and string_data:
+        data = _sub(obj, "data")
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
 
 
 def _default_pvc(obj: Obj) -> None:
@@ -496,8 +503,8 @@ def generate_job_selector(obj: Obj, uid: str) -> None:
     }
     for label, value in generated.items():
         labels.setdefault(label, value)
-    if spec.get("selector") is None:
-        spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+    match_labels = _sub(_sub(spec, "selector"), "matchLabels")
+    match_labels.setdefault("batch.kubernetes.io/controller-uid", uid)
 
 
 # --------------------------------------------------------------------------- other groups

@@ -195,7 +195,8 @@ def _owner_ref_text(ref: Obj) -> str:
     )
 
 
-def _validate_finalizers(finalizers: Any, path: str, kube_finalizers: bool) -> list[Cause]:
+def _validate_finalizers(finalizers: Any, path: str) -> list[Cause]:
+    """ValidateFinalizers: qualified names (reported at the list's path) and no orphan+foreground."""
     causes: list[Cause] = []
     values = [f if isinstance(f, str) else str(f) for f in as_list(finalizers)]
     for value in values:
@@ -204,12 +205,20 @@ def _validate_finalizers(finalizers: Any, path: str, kube_finalizers: bool) -> l
         causes.append(
             invalid(path, go_string_slice(values), "finalizer orphan and foregroundDeletion cannot be both set")
         )
-    if kube_finalizers:
-        for i, value in enumerate(values):
-            if "/" not in value and value not in STANDARD_FINALIZERS:
-                causes.append(
-                    invalid(index(path, i), value, "name is neither a standard finalizer name nor is it fully qualified")
-                )
+    return causes
+
+
+def validate_kube_finalizer_name(value: str, path: str) -> list[Cause]:
+    """Core's validateKubeFinalizerName: an unqualified name must be a standard finalizer."""
+    if "/" not in value and value not in STANDARD_FINALIZERS:
+        return [invalid(path, value, "name is neither a standard finalizer name nor is it fully qualified")]
+    return []
+
+
+def _validate_kube_finalizers(finalizers: Any, path: str) -> list[Cause]:
+    causes: list[Cause] = []
+    for i, value in enumerate(as_list(finalizers)):
+        causes.extend(validate_kube_finalizer_name(value if isinstance(value, str) else str(value), index(path, i)))
     return causes
 
 
@@ -240,12 +249,16 @@ def _validate_managed_fields(entries: Any, path: str) -> list[Cause]:
 
 
 def _validate_meta_common(meta: Obj, path: str, kube_finalizers: bool) -> list[Cause]:
+    """The create-time checks shared by every kind (validateObjectMetaAccessorWithOptsCommon),
+    then core's extra finalizer-name rule."""
     causes = non_negative(meta.get("generation"), child(path, "generation"))
     causes.extend(validate_labels(meta.get("labels"), child(path, "labels")))
     causes.extend(validate_annotations(meta.get("annotations"), child(path, "annotations")))
     causes.extend(_validate_owner_references(meta.get("ownerReferences"), child(path, "ownerReferences")))
-    causes.extend(_validate_finalizers(meta.get("finalizers"), child(path, "finalizers"), kube_finalizers))
+    causes.extend(_validate_finalizers(meta.get("finalizers"), child(path, "finalizers")))
     causes.extend(_validate_managed_fields(meta.get("managedFields"), child(path, "managedFields")))
+    if kube_finalizers:
+        causes.extend(_validate_kube_finalizers(meta.get("finalizers"), child(path, "finalizers")))
     return causes
 
 
@@ -280,6 +293,7 @@ def validate_object_meta(
 
 
 def validate_object_meta_update(new: Any, old: Any, path: str = "metadata", kube_finalizers: bool = True) -> list[Cause]:
+    """ValidateObjectMetaUpdate (the resourceVersion rule is the registry's: it fills it in first)."""
     new, old = as_dict(new), as_dict(old)
     causes: list[Cause] = []
     if old.get("deletionTimestamp"):
@@ -298,8 +312,16 @@ def validate_object_meta_update(new: Any, old: Any, path: str = "metadata", kube
         causes.append(invalid(child(path, "generation"), new_generation, "must not be decremented"))
     for field in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
         if new.get(field) != old.get(field) and (new.get(field) or old.get(field)):
-            causes.append(immutable(child(path, field), new.get(field)))
-    causes.extend(_validate_meta_common(new, path, kube_finalizers))
+            value = new.get(field)
+            if value is None and field in ("name", "namespace", "uid"):
+                value = ""  # plain strings in Go: missing prints as ""
+            causes.append(immutable(child(path, field), value))
+    causes.extend(validate_labels(new.get("labels"), child(path, "labels")))
+    causes.extend(validate_annotations(new.get("annotations"), child(path, "annotations")))
+    causes.extend(_validate_owner_references(new.get("ownerReferences"), child(path, "ownerReferences")))
+    causes.extend(_validate_managed_fields(new.get("managedFields"), child(path, "managedFields")))
+    if kube_finalizers:
+        causes.extend(_validate_kube_finalizers(new.get("finalizers"), child(path, "finalizers")))
     return causes
 
 

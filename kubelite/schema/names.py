@@ -184,7 +184,7 @@ def is_qualified_name(value: str) -> list[str]:
             errs.extend("prefix part " + msg for msg in is_dns1123_subdomain(prefix))
     else:
         return [
-            "a valid label key "
+            "a qualified name "
             + regex_error(_LABEL_KEY_MSG, _LABEL_KEY_FMT, "MyName", "my.name", "123-abc")
             + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
         ]

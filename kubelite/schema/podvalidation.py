@@ -14,6 +14,7 @@ import json
 import math
 import posixpath
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from kubelite.schema import names
@@ -191,11 +192,26 @@ def _validate_file_mode(mode: Any, path: str) -> list[Cause]:
 
 
 # --------------------------------------------------------------------------- quantities and resources
-def parse_quantity_field(value: Any, path: str, causes: list[Cause]) -> Quantity | None:
+@lru_cache(maxsize=4096, typed=True)
+def _parsed_quantity(value: str | int | float) -> Quantity | str:
+    """A quantity, or upstream's parse error text (cached: quantities repeat across objects)."""
     try:
         return parse_quantity(value)
     except (QuantityError, TypeError) as exc:
-        causes.append(invalid(path, value if isinstance(value, (str, int, float)) else str(value), str(exc)))
+        return str(exc)
+
+
+def parse_quantity_field(value: Any, path: str, causes: list[Cause]) -> Quantity | None:
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        parsed = _parsed_quantity(value)
+        if isinstance(parsed, Quantity):
+            return parsed
+        causes.append(invalid(path, value, parsed))
+        return None
+    try:
+        return parse_quantity(value)
+    except (QuantityError, TypeError) as exc:
+        causes.append(invalid(path, str(value), str(exc)))
         return None
 
 
@@ -1693,7 +1709,7 @@ def validate_pod_update(new: Obj, old: Obj) -> list[Cause]:
         return causes
     munged = _munge_updatable(spec, old_spec)
     if munged != old_spec:
-        diff = _spec_diff(old_spec, munged)
+        diff = spec_diff(old_spec, munged)
         causes.append(forbidden("spec", f"pod updates may not change fields other than {_UPDATABLE_POD_FIELDS}\n{diff}"))
     return causes
 
@@ -1725,7 +1741,7 @@ def _munge_updatable(spec: Obj, old_spec: Obj) -> Obj:
     return munged
 
 
-def _spec_diff(old: Any, new: Any, prefix: str = "") -> str:
+def spec_diff(old: Any, new: Any, prefix: str = "") -> str:
     """A compact, stable rendering of what differs (upstream prints a go-cmp diff of the structs)."""
     lines: list[str] = []
     _collect_diff(old, new, prefix, lines)
@@ -1748,10 +1764,10 @@ def _collect_diff(old: Any, new: Any, path: str, lines: list[str]) -> None:
 
 def quantity_value(value: Any) -> Fraction | None:
     """The exact value of a quantity field, or None when it does not parse."""
-    try:
-        return parse_quantity(value).amount
-    except (QuantityError, TypeError):
-        return None
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        parsed = _parsed_quantity(value)
+        return parsed.amount if isinstance(parsed, Quantity) else None
+    return None
 
 
 def finite_int(value: Any) -> int | None:

@@ -95,7 +95,11 @@ DEFS: dict[str, dict[str, Any]] = {
                 "x-kubernetes-patch-strategy": "merge",
                 "x-kubernetes-patch-merge-key": "uid",
             },
-            "managedFields": {"type": "array", "items": {"type": "object"}, "x-kubernetes-list-type": "atomic"},
+            "managedFields": {
+                "type": "array",
+                "items": {"type": "object"},
+                "x-kubernetes-list-type": "atomic",
+            },
         },
     },
     "OwnerReference": {
@@ -106,7 +110,10 @@ DEFS: dict[str, dict[str, Any]] = {
     "LabelSelector": {
         "type": "object",
         "x-kubernetes-map-type": "atomic",
-        "properties": {"matchLabels": STRING_MAP, "matchExpressions": {"type": "array", "items": {"type": "object"}}},
+        "properties": {
+            "matchLabels": STRING_MAP,
+            "matchExpressions": {"type": "array", "items": {"type": "object"}},
+        },
     },
     "ContainerPort": {
         "type": "object",
@@ -158,7 +165,10 @@ DEFS: dict[str, dict[str, Any]] = {
             "restartPolicy": S,
         },
     },
-    "PodTemplateSpec": {"type": "object", "properties": {"metadata": {"$ref": "ObjectMeta"}, "spec": {"$ref": "PodSpec"}}},
+    "PodTemplateSpec": {
+        "type": "object",
+        "properties": {"metadata": {"$ref": "ObjectMeta"}, "spec": {"$ref": "PodSpec"}},
+    },
     "DeploymentSpec": {
         "type": "object",
         "properties": {

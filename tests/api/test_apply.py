@@ -45,15 +45,26 @@ def stored(obj: dict[str, Any], uid: str = "u1", rv: str = "1") -> dict[str, Any
 
 
 def create(obj: dict[str, Any], manager: str, now: str = T0, **kw: Any) -> dict[str, Any]:
-    return stored(track_update(None, obj, manager=manager, schema=SCHEMA, api_version="apps/v1", now=now, **kw))
+    return stored(
+        track_update(None, obj, manager=manager, schema=SCHEMA, api_version="apps/v1", now=now, **kw)
+    )
 
 
 def update(old: dict[str, Any], new: dict[str, Any], manager: str, now: str, **kw: Any) -> dict[str, Any]:
     return track_update(old, new, manager=manager, schema=SCHEMA, api_version="apps/v1", now=now, **kw)
 
 
-def apply(live: dict[str, Any] | None, config: dict[str, Any], manager: str, now: str, force: bool = False, **kw: Any) -> dict[str, Any]:
-    return apply_patch(live, config, manager=manager, schema=SCHEMA, force=force, api_version="apps/v1", now=now, **kw)
+def apply(
+    live: dict[str, Any] | None,
+    config: dict[str, Any],
+    manager: str,
+    now: str,
+    force: bool = False,
+    **kw: Any,
+) -> dict[str, Any]:
+    return apply_patch(
+        live, config, manager=manager, schema=SCHEMA, force=force, api_version="apps/v1", now=now, **kw
+    )
 
 
 def entries(obj: dict[str, Any]) -> list[dict[str, Any]]:
@@ -80,7 +91,9 @@ def managers(obj: dict[str, Any]) -> list[tuple[str, str]]:
 def test_create_gives_every_set_field_to_the_creator() -> None:
     obj = deployment()
     obj["status"] = {"replicas": 0}
-    created = track_update(None, obj, manager="kubectl-client-side-apply", schema=SCHEMA, api_version="apps/v1", now=T0)
+    created = track_update(
+        None, obj, manager="kubectl-client-side-apply", schema=SCHEMA, api_version="apps/v1", now=T0
+    )
     assert obj["metadata"].get("managedFields") is None  # input untouched
     (only,) = entries(created)
     assert {k: v for k, v in only.items() if k != "fieldsV1"} == {
@@ -98,13 +111,29 @@ def test_create_gives_every_set_field_to_the_creator() -> None:
     assert "." not in fields["f:spec"] and "." not in fields["f:spec"]["f:template"]
     assert fields["f:spec"]["f:selector"] == {}
     container = fields["f:spec"]["f:template"]["f:spec"]["f:containers"][NGINX]
-    assert container == {"f:image": {}, "f:name": {}, "f:ports": {PORT80: {"f:containerPort": {}, ".": {}}, ".": {}}, ".": {}}
+    assert container == {
+        "f:image": {},
+        "f:name": {},
+        "f:ports": {PORT80: {"f:containerPort": {}, ".": {}}, ".": {}},
+        ".": {},
+    }
 
 
 def test_create_of_a_custom_resource_owns_its_structs() -> None:
-    widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 1, "x": {"y": 2}}}
+    widget = {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w"},
+        "spec": {"size": 1, "x": {"y": 2}},
+    }
     created = track_update(
-        None, widget, manager="m", schema=widget_schema(), api_version="example.com/v1", now=T0, builtin_kind=False
+        None,
+        widget,
+        manager="m",
+        schema=widget_schema(),
+        api_version="example.com/v1",
+        now=T0,
+        builtin_kind=False,
     )
     assert entry(created, "m")["fieldsV1"] == {"f:spec": {"f:size": {}, "f:x": {"f:y": {}, ".": {}}, ".": {}}}
 
@@ -116,7 +145,10 @@ def test_update_moves_changed_fields_to_the_writer() -> None:
     changed["metadata"]["labels"]["tier"] = "web"
     out = update(live, changed, "scaler", T1)
     assert managers(out) == [("creator", "Update"), ("scaler", "Update")]
-    assert entry(out, "scaler")["fieldsV1"] == {"f:metadata": {"f:labels": {"f:tier": {}}}, "f:spec": {"f:replicas": {}}}
+    assert entry(out, "scaler")["fieldsV1"] == {
+        "f:metadata": {"f:labels": {"f:tier": {}}},
+        "f:spec": {"f:replicas": {}},
+    }
     assert entry(out, "scaler")["time"] == T1
     assert not owns(out, "creator", "f:spec", "f:replicas")
     assert owns(out, "creator", "f:spec", "f:template", "f:spec", "f:containers", NGINX, "f:image")
@@ -185,7 +217,12 @@ def test_managed_fields_sent_by_the_client_replace_the_stored_ones() -> None:
             "operation": "Apply",
             "apiVersion": "apps/v1",
             "fieldsType": "FieldsV1",
-            "fieldsV1": {"f:spec": {"f:replicas": {}, "f:template": {"f:spec": {"f:containers": {'k:{ "name" : "nginx"}': {}}}}}},
+            "fieldsV1": {
+                "f:spec": {
+                    "f:replicas": {},
+                    "f:template": {"f:spec": {"f:containers": {'k:{ "name" : "nginx"}': {}}}},
+                }
+            },
         }
     ]
     out = update(live, edited, "editor", T1)
@@ -203,7 +240,9 @@ def test_update_managers_are_capped() -> None:
     for i in range(11):
         changed = copy.deepcopy(live)
         changed["metadata"]["labels"][f"l{i}"] = "x"
-        live = stored(update(live, changed, f"writer-{i:02d}", f"2024-01-01T00:00:{i + 1:02d}Z"), rv=str(i + 2))
+        live = stored(
+            update(live, changed, f"writer-{i:02d}", f"2024-01-01T00:00:{i + 1:02d}Z"), rv=str(i + 2)
+        )
     names = [m for m, _ in managers(live)]
     assert len(names) == 10
     assert "ancient-changes" in names
@@ -416,7 +455,9 @@ def test_kubectl_cannot_take_fields_changed_since_client_side_apply() -> None:
     live = create(csa, "kubectl-client-side-apply")
     scaled = copy.deepcopy(live)
     scaled["spec"]["replicas"] = 10
-    live = stored(update(live, scaled, "kubectl-client-side-apply", T1), rv="2")  # no longer the applied value
+    live = stored(
+        update(live, scaled, "kubectl-client-side-apply", T1), rv="2"
+    )  # no longer the applied value
     with pytest.raises(StatusError):
         apply(live, deployment(replicas=6), "kubectl", T2)
 
@@ -464,7 +505,12 @@ def test_apply_of_a_config_that_does_not_fit_the_schema() -> None:
 
 def test_apply_to_status_subresource() -> None:
     live = create(deployment(), "creator")
-    config = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "nginx"}, "status": {"replicas": 3}}
+    config = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "nginx"},
+        "status": {"replicas": 3},
+    }
     out = apply(live, config, "controller", T1, subresource="status")
     e = entry(out, "controller")
     assert (e["operation"], e["subresource"]) == ("Apply", "status")
@@ -477,7 +523,12 @@ def test_validate_managed_fields() -> None:
         "metadata": {
             "managedFields": [
                 {"manager": "ok", "operation": "Update", "apiVersion": "v1", "fieldsType": "FieldsV1"},
-                {"manager": "m" * 129, "operation": "Patch", "fieldsType": "FieldsV2", "subresource": "s" * 257},
+                {
+                    "manager": "m" * 129,
+                    "operation": "Patch",
+                    "fieldsType": "FieldsV2",
+                    "subresource": "s" * 257,
+                },
                 {"manager": "bad\x07", "operation": "Apply"},
             ]
         }
@@ -510,3 +561,63 @@ def test_validate_managed_fields() -> None:
         },
     ]
     assert validate_managed_fields(stored(apply(None, deployment(), "kubectl", T0))) == []
+
+
+def test_inputs_are_not_mutated_and_results_do_not_alias_the_live_object() -> None:
+    live = create(deployment(), "creator")
+    config = deployment(replicas=4, tier="web")
+    live_before, config_before = copy.deepcopy(live), copy.deepcopy(config)
+    out = apply(live, config, "applier", T1, force=True)
+    assert live == live_before and config == config_before
+    out["spec"]["template"]["spec"]["containers"][0]["image"] = "changed"
+    out["metadata"]["labels"]["x"] = "y"
+    assert live == live_before
+
+    changed = copy.deepcopy(live)
+    changed["spec"]["replicas"] = 1
+    changed_before = copy.deepcopy(changed)
+    update(live, changed, "scaler", T1)
+    assert live == live_before and changed == changed_before
+
+
+def test_set_lists_merge_per_value() -> None:
+    def with_finalizers(*values: str) -> dict[str, Any]:
+        config = deployment()
+        config["metadata"]["finalizers"] = list(values)
+        return config
+
+    live = stored(apply(None, with_finalizers("a.io/one"), "one", T0))
+    live = stored(apply(live, {**with_finalizers("b.io/two"), "spec": {}}, "two", T1), rv="2")
+    assert live["metadata"]["finalizers"] == ["a.io/one", "b.io/two"]
+    assert owns(live, "two", "f:metadata", "f:finalizers", 'v:"b.io/two"')
+    out = apply(live, {**with_finalizers(), "spec": {}}, "two", T2)
+    assert out["metadata"]["finalizers"] == ["a.io/one"]
+
+
+def test_custom_resource_fields_are_deduced() -> None:
+    schema = widget_schema()
+
+    def widget(**spec: Any) -> dict[str, Any]:
+        return {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": spec}
+
+    def cr_apply(
+        live: dict[str, Any] | None, config: dict[str, Any], manager: str, now: str
+    ) -> dict[str, Any]:
+        return apply_patch(
+            live,
+            config,
+            manager=manager,
+            schema=schema,
+            force=False,
+            api_version="example.com/v1",
+            now=now,
+            builtin_kind=False,
+        )
+
+    live = stored(cr_apply(None, widget(size=1, opts={"a": 1}, items=[1, 2]), "one", T0))
+    out = cr_apply(live, widget(opts={"b": 2}), "two", T1)
+    # unknown maps are granular, unknown lists atomic
+    assert out["spec"] == {"size": 1, "opts": {"a": 1, "b": 2}, "items": [1, 2]}
+    with pytest.raises(StatusError) as err:
+        cr_apply(live, widget(items=[3]), "two", T1)
+    assert err.value.details["causes"][0]["field"] == ".spec.items"

@@ -36,7 +36,7 @@ def test_path_strings_follow_upstream() -> None:
         '.spec.template.spec.containers[name="nginx"].image'
     )
     assert path_string(("f:spec", "f:ports", PORT80)) == '.spec.ports[containerPort=80,protocol="TCP"]'
-    assert path_string(("f:metadata", "f:finalizers", 'v:"a"')) == '.metadata.finalizers[=\"a\"]'
+    assert path_string(("f:metadata", "f:finalizers", 'v:"a"')) == '.metadata.finalizers[="a"]'
     assert path_string(("f:spec", "f:args", "i:2")) == ".spec.args[2]"
 
 
@@ -124,7 +124,11 @@ def test_intersection_needs_membership_on_both_sides() -> None:
 
 def test_paths_iterate_members_before_subtrees() -> None:
     s = _set(("f:spec", "f:template", "f:x"), ("f:spec", "f:replicas"), ("f:metadata", "f:labels", "f:app"))
-    assert [path_string(p) for p in s.paths()] == [".metadata.labels.app", ".spec.replicas", ".spec.template.x"]
+    assert [path_string(p) for p in s.paths()] == [
+        ".metadata.labels.app",
+        ".spec.replicas",
+        ".spec.template.x",
+    ]
 
 
 DEPLOYMENT = {
@@ -136,7 +140,9 @@ DEPLOYMENT = {
         "selector": {"matchLabels": {"app": "nginx"}},
         "template": {
             "metadata": {"labels": {"app": "nginx"}},
-            "spec": {"containers": [{"name": "nginx", "image": "nginx:1.14", "ports": [{"containerPort": 80}]}]},
+            "spec": {
+                "containers": [{"name": "nginx", "image": "nginx:1.14", "ports": [{"containerPort": 80}]}]
+            },
         },
     },
 }
@@ -155,7 +161,12 @@ def test_field_set_of_an_applied_deployment_matches_kubectl() -> None:
                 "f:metadata": {"f:labels": {"f:app": {}}},
                 "f:spec": {
                     "f:containers": {
-                        NGINX: {"f:image": {}, "f:name": {}, "f:ports": {PORT80: {"f:containerPort": {}, ".": {}}}, ".": {}}
+                        NGINX: {
+                            "f:image": {},
+                            "f:name": {},
+                            "f:ports": {PORT80: {"f:containerPort": {}, ".": {}}},
+                            ".": {},
+                        }
                     }
                 },
             },
@@ -170,7 +181,10 @@ def test_field_set_of_marks_null_and_empty_struct_fields_and_skips_empty_lists()
 
 
 def test_field_set_of_sets_and_deduced_fields() -> None:
-    obj = {"metadata": {"finalizers": ["b", "a"]}, "spec": {"size": 1, "extra": {"deep": {"x": 1}, "list": [1, 2]}}}
+    obj = {
+        "metadata": {"finalizers": ["b", "a"]},
+        "spec": {"size": 1, "extra": {"deep": {"x": 1}, "list": [1, 2]}},
+    }
     got = field_set_of(obj, widget_schema()).to_fields_v1()
     assert got == {
         "f:metadata": {"f:finalizers": {'v:"a"': {}, 'v:"b"': {}}},
@@ -182,7 +196,9 @@ def test_field_set_of_sets_and_deduced_fields() -> None:
 
 
 def test_missing_list_map_key_without_default_is_an_error() -> None:
-    ports = {"spec": {"template": {"spec": {"containers": [{"name": "c", "ports": [{"containerPort": 80}]}]}}}}
+    ports = {
+        "spec": {"template": {"spec": {"containers": [{"name": "c", "ports": [{"containerPort": 80}]}]}}}
+    }
     with pytest.raises(SchemaError) as err:
         field_set_of(ports, Shapes(deployment_schema(), builtin=False).root)
     assert err.value.text() == (
@@ -192,22 +208,35 @@ def test_missing_list_map_key_without_default_is_an_error() -> None:
 
 
 def test_duplicates_are_errors_unless_allowed() -> None:
-    obj = {"spec": {"template": {"spec": {"containers": [{"name": "a", "image": "x"}, {"name": "a", "image": "y"}]}}}}
+    obj = {
+        "spec": {
+            "template": {"spec": {"containers": [{"name": "a", "image": "x"}, {"name": "a", "image": "y"}]}}
+        }
+    }
     with pytest.raises(SchemaError) as err:
         field_set_of(obj, deployment_schema())
     assert err.value.text() == '.spec.template.spec.containers: duplicate entries for key [name="a"]'
     got = field_set_of(obj, deployment_schema(), allow_duplicates=True)
-    assert got.to_fields_v1() == {"f:spec": {"f:template": {"f:spec": {"f:containers": {'k:{"name":"a"}': {}}}}}}
+    assert got.to_fields_v1() == {
+        "f:spec": {"f:template": {"f:spec": {"f:containers": {'k:{"name":"a"}': {}}}}}
+    }
 
 
 def test_ensure_named_fields_are_members() -> None:
     shape = Shapes(deployment_schema()).root
-    s = _set(("f:metadata", "f:labels", "f:app"), ("f:spec", "f:template", "f:spec", "f:containers", NGINX, "f:image"))
+    s = _set(
+        ("f:metadata", "f:labels", "f:app"),
+        ("f:spec", "f:template", "f:spec", "f:containers", NGINX, "f:image"),
+    )
     named = FieldSet(ensure_named_fields_are_members(s.root, shape))
     assert named.has(("f:metadata",))
     assert named.has(("f:metadata", "f:labels"))
     assert named.has(("f:spec", "f:template", "f:spec", "f:containers"))
     assert not named.has(("f:spec", "f:template", "f:spec", "f:containers", NGINX))
-    assert s.root == _set(
-        ("f:metadata", "f:labels", "f:app"), ("f:spec", "f:template", "f:spec", "f:containers", NGINX, "f:image")
-    ).root
+    assert (
+        s.root
+        == _set(
+            ("f:metadata", "f:labels", "f:app"),
+            ("f:spec", "f:template", "f:spec", "f:containers", NGINX, "f:image"),
+        ).root
+    )
