@@ -92,7 +92,13 @@ def cause(field: str, message: str, reason: str = "FieldValueInvalid") -> dict[s
 
 
 def invalid(kind: str, group: str, name: str, causes: list[dict[str, str]]) -> StatusError:
-    """422 Invalid. Each cause is `{"reason", "message", "field"}`; the message lists them as upstream does."""
+    """422 Invalid. Each cause is `{"reason", "message", "field"}`; the message lists them as upstream does
+    (identical causes once)."""
+    unique: list[dict[str, str]] = []
+    for c in causes:
+        if c not in unique:
+            unique.append(c)
+    causes = unique
     parts = [f"{c['field']}: {c['message']}" if c.get("field") else c["message"] for c in causes]
     if len(parts) == 1:
         summary = parts[0]

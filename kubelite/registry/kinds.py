@@ -15,6 +15,7 @@ from kubelite.registry.context import RequestContext
 from kubelite.registry.strategy import Strategy
 from kubelite.schema import defaults as schema_defaults
 from kubelite.schema.catalogue import ResourceInfo
+from kubelite.schema.servicefields import prepare_service_spec
 
 if TYPE_CHECKING:
     from kubelite.registry.registry import Registry
@@ -96,6 +97,14 @@ class ServiceStrategy(Strategy):
         self.ips = ips
         self.ports = ports
 
+    def prepare_for_create(self, obj: Obj, ctx: RequestContext) -> None:
+        super().prepare_for_create(obj, ctx)
+        obj["spec"] = prepare_service_spec(obj.get("spec"), None)
+
+    def prepare_for_update(self, new: Obj, old: Obj, ctx: RequestContext) -> None:
+        super().prepare_for_update(new, old, ctx)
+        new["spec"] = prepare_service_spec(new.get("spec"), old.get("spec"))
+
     def initial_status(self, obj: Obj) -> None:
         obj["status"] = {"loadBalancer": {}}
 
@@ -124,6 +133,7 @@ class ServiceStrategy(Strategy):
                 used = registry.used_cluster_ips()
                 try:
                     spec["clusterIP"] = self.ips.allocate(requested, used)
+                    registry.pending_ips.add(spec["clusterIP"])
                 except ValueError as exc:
                     causes.append(errors.cause("spec.clusterIPs", f'Invalid value: ["{requested}"]: {exc}'))
             if spec.get("clusterIP"):
@@ -147,10 +157,18 @@ class ServiceStrategy(Strategy):
             try:
                 port["nodePort"] = self.ports.allocate(requested_port, used_ports)
                 used_ports.add(port["nodePort"])
+                registry.pending_ports.add(port["nodePort"])
             except ValueError as exc:
                 causes.append(errors.cause(f"spec.ports[{index}].nodePort", f"Invalid value: {requested_port}: {exc}"))
         if causes:
+            self.release(obj, registry)
             raise errors.invalid("Service", "", name, causes)
+
+    def release(self, obj: Obj, registry: Registry) -> None:
+        spec = obj.get("spec") or {}
+        registry.pending_ips.discard(spec.get("clusterIP") or "")
+        for port in spec.get("ports") or []:
+            registry.pending_ports.discard(port.get("nodePort") or 0)
 
 
 class NamespaceStrategy(Strategy):
@@ -165,7 +183,8 @@ class NamespaceStrategy(Strategy):
 
 
 class JobStrategy(Strategy):
-    async def before_create(self, obj: Obj, registry: Registry, ctx: RequestContext) -> None:
+    def prepare_for_create(self, obj: Obj, ctx: RequestContext) -> None:
+        super().prepare_for_create(obj, ctx)
         spec = obj.setdefault("spec", {})
         if not spec.get("manualSelector"):
             schema_defaults.generate_job_selector(obj, obj["metadata"]["uid"])

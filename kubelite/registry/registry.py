@@ -47,6 +47,8 @@ class Registry:
         self.stores: dict[tuple[str, str, str], Store] = {}
         self.ips = ServiceIPAllocator()
         self.ports = NodePortAllocator()
+        self.pending_ips: set[str] = set()  # allocated by writes still in flight
+        self.pending_ports: set[int] = set()
         self.crd_schemas: dict[tuple[str, str, str], dict[str, Any]] = {}  # (group, version, kind) -> schema
         self.on_catalogue_change: list[Callable[[], None]] = []
         self.token_issuer: Any = None  # set by the server when service account tokens are configured
@@ -127,14 +129,14 @@ class Registry:
             )
 
     def used_cluster_ips(self) -> set[str]:
-        used: set[str] = set()
+        used: set[str] = set(self.pending_ips)
         for _ns, _name, svc in self.watch_cache.cache("/registry/core/services/").iter_sorted(None):
             for ip in (svc.get("spec") or {}).get("clusterIPs") or []:
                 used.add(ip)
         return used
 
     def used_node_ports(self, exclude: str | None = None) -> set[int]:
-        used: set[int] = set()
+        used: set[int] = set(self.pending_ports)
         for _ns, _name, svc in self.watch_cache.cache("/registry/core/services/").iter_sorted(None):
             if exclude and svc["metadata"].get("uid") == exclude:
                 continue

@@ -319,17 +319,42 @@ class Store:
         self.schema.check_decoded(obj, ctx, raw, meta.get("name", ""))
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + "".join(random.choices(_NAME_CHARS, k=5))
+        await self._admit_new(obj, ctx)
+        try:
+            return await self._store_new(self._track(None, obj, ctx), ctx)
+        finally:
+            self.strategy.release(obj, self.registry)
+
+    async def _admit_new(self, obj: Obj, ctx: RequestContext) -> None:
+        """Everything between a decoded new object and its storage write: preparation, defaults,
+        validation (422) and admission hooks (which may reserve values the caller must release)."""
         self.strategy.prepare_for_create(obj, ctx)
         self.schema.default(obj)
         self.strategy.default(obj)
         causes = self.schema.validate(obj) + self.strategy.validate(obj, None)
         if causes:
-            raise errors.invalid(self.info.kind, self.info.group, meta.get("name", ""), causes)
+            raise errors.invalid(self.info.kind, self.info.group, obj["metadata"].get("name", ""), causes)
         await self.strategy.before_create(obj, self.registry, ctx)
-        obj = self._track(None, obj, ctx)
-        return await self._store_new(obj, ctx)
+
+    async def _admit_update(self, new: Obj, current: Obj, ctx: RequestContext, subresource: str) -> Obj:
+        """The update counterpart of `_admit_new`; returns the object to store."""
+        if subresource == "status":
+            new = self.strategy.prepare_for_status_update(new, current)
+        else:
+            self.strategy.prepare_for_update(new, current, ctx)
+        self.schema.default(new)
+        self.strategy.default(new)
+        causes = self.schema.validate(new)
+        if subresource != "binding":  # binding sets only spec.nodeName, which pod updates may not
+            causes += self.strategy.validate(new, current)
+        if causes:
+            raise errors.invalid(self.info.kind, self.info.group, new["metadata"]["name"], causes)
+        if not subresource:
+            await self.strategy.before_update(new, current, self.registry, ctx)
+        return new
 
     async def _store_new(self, obj: Obj, ctx: RequestContext) -> Obj:
+        _drop_empty_meta(obj)
         meta = obj["metadata"]
         name = meta["name"]
         data = self._to_storage(obj)
@@ -415,23 +440,14 @@ class Store:
         name = old_meta["name"]
         if rv and rv != old_meta.get("resourceVersion"):
             raise errors.stale_conflict(self.info.resource, self.info.group, name)
-        if subresource == "status":
-            new = self.strategy.prepare_for_status_update(new, current)
-        else:
-            self.strategy.prepare_for_update(new, current, ctx)
-        self.schema.default(new)
-        self.strategy.default(new)
-        causes = self.schema.validate(new)
-        if subresource != "binding":  # binding sets only spec.nodeName, which pod updates may not
-            causes += self.strategy.validate(new, current)
-        if causes:
-            raise errors.invalid(self.info.kind, self.info.group, name, causes)
-        if not subresource:
-            await self.strategy.before_update(new, current, self.registry, ctx)
-        new = self._track(current, new, ctx, subresource)
-        return await self._store_update(current, new, ctx)
+        new = await self._admit_update(new, current, ctx, subresource)
+        try:
+            return await self._store_update(current, self._track(current, new, ctx, subresource), ctx)
+        finally:
+            self.strategy.release(new, self.registry)
 
     async def _store_update(self, current: Obj, new: Obj, ctx: RequestContext) -> Obj:
+        _drop_empty_meta(new)
         meta = new["metadata"]
         name = meta["name"]
         namespace = meta.get("namespace", "")
@@ -551,35 +567,26 @@ class Store:
             await self.registry.require_namespace_open(namespace)
         self.schema.check_decoded(obj, ctx, None, name)
         managed = meta.get("managedFields")
-        self.strategy.prepare_for_create(obj, ctx)
-        self.schema.default(obj)
-        self.strategy.default(obj)
-        causes = self.schema.validate(obj) + self.strategy.validate(obj, None)
-        if causes:
-            raise errors.invalid(self.info.kind, self.info.group, name, causes)
-        await self.strategy.before_create(obj, self.registry, ctx)
-        if managed is not None:
-            obj["metadata"]["managedFields"] = managed
-        return await self._store_new(obj, ctx)
+        await self._admit_new(obj, ctx)
+        try:
+            if managed is not None:
+                obj["metadata"]["managedFields"] = managed
+            return await self._store_new(obj, ctx)
+        finally:
+            self.strategy.release(obj, self.registry)
 
     async def _apply_store(self, current: Obj, new: Obj, ctx: RequestContext, rv: str, subresource: str) -> Obj:
         name = current["metadata"]["name"]
         if rv and rv != current["metadata"].get("resourceVersion"):
             raise errors.stale_conflict(self.info.resource, self.info.group, name)
         managed = new["metadata"].get("managedFields")
-        if subresource == "status":
-            new = self.strategy.prepare_for_status_update(new, current)
-        else:
-            self.strategy.prepare_for_update(new, current, ctx)
-        self.schema.default(new)
-        self.strategy.default(new)
-        causes = self.schema.validate(new) + self.strategy.validate(new, current)
-        if causes:
-            raise errors.invalid(self.info.kind, self.info.group, name, causes)
-        await self.strategy.before_update(new, current, self.registry, ctx)
-        if managed is not None:
-            new["metadata"]["managedFields"] = managed
-        return await self._store_update(current, new, ctx)
+        new = await self._admit_update(new, current, ctx, subresource)
+        try:
+            if managed is not None:
+                new["metadata"]["managedFields"] = managed
+            return await self._store_update(current, new, ctx)
+        finally:
+            self.strategy.release(new, self.registry)
 
     async def delete(self, namespace: str, name: str, opts: DeleteOptions, ctx: RequestContext) -> tuple[Obj, bool]:
         """Returns (object, deleted_now). Objects with finalizers or a grace period get a
@@ -672,6 +679,18 @@ class Store:
                 if exc.code != 404:
                     raise
         return deleted
+
+
+_OMITTED_WHEN_EMPTY = ("labels", "annotations", "finalizers", "ownerReferences", "managedFields")
+
+
+def _drop_empty_meta(obj: Obj) -> None:
+    """Empty metadata maps and lists are omitted, as Go's `omitempty` encoding does upstream."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        for key in _OMITTED_WHEN_EMPTY:
+            if key in meta and not meta[key]:
+                del meta[key]
 
 
 def _require_object(patch: Any) -> Obj:

@@ -127,6 +127,9 @@ class Strategy:
     async def before_update(self, new: Obj, old: Obj, registry: Registry, ctx: RequestContext) -> None:
         """Admission on update (may raise StatusError)."""
 
+    def release(self, obj: Obj, registry: Registry) -> None:
+        """Drop reservations made by before_create/before_update once the write is done (or failed)."""
+
     async def after_create(self, obj: Obj, registry: Registry) -> None:
         """Side effects once stored (e.g. bookkeeping of allocations)."""
 

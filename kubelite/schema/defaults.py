@@ -467,6 +467,7 @@ def _default_job(obj: Obj) -> None:
         metadata["labels"] = dict(labels)
     _set_if_missing(spec, "completionMode", "NonIndexed")
     _set_if_missing(spec, "suspend", False)
+    _set_if_missing(spec, "manualSelector", False)
     failure_policy = spec.get("podFailurePolicy")
     if isinstance(failure_policy, dict):
         for rule in _dicts(failure_policy.get("rules")):

@@ -113,11 +113,15 @@ def label_selector_string(selector: Mapping[str, Any] | None) -> GoText:
     """(*metav1.LabelSelector).String(), the generated protobuf rendering."""
     if selector is None:
         return GoText("nil")
-    labels = selector.get("matchLabels") or {}
-    match_labels = "".join(f"{k}: {labels[k]}," for k in sorted(labels))
+    labels = selector.get("matchLabels")
+    labels = labels if isinstance(labels, Mapping) else {}
+    match_labels = "".join(f"{k}: {labels[k]}," for k in sorted(labels, key=str))
     exprs = ""
-    for expr in selector.get("matchExpressions") or []:
-        values = " ".join(str(v) for v in expr.get("values") or [])
+    expressions = selector.get("matchExpressions")
+    for expr in expressions if isinstance(expressions, list) else []:
+        expr = expr if isinstance(expr, Mapping) else {}
+        raw_values = expr.get("values")
+        values = " ".join(str(v) for v in (raw_values if isinstance(raw_values, list) else []))
         exprs += (
             f"LabelSelectorRequirement{{Key:{expr.get('key', '')},Operator:{expr.get('operator', '')},"
             f"Values:[{values}],}},"

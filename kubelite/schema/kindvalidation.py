@@ -99,9 +99,10 @@ def _builtin_scopes() -> dict[tuple[str, str], bool]:
     return {(info.group, info.resource): info.namespaced for info in builtin_resources()}
 
 
-def _generic_rules(group: str, resource: str) -> KindRules:
+def _generic_rules(group: str, resource: str) -> tuple[KindRules, bool | None]:
+    """No rules of its own; the scope when it is a built-in resource, else unknown (None)."""
     namespaced = _builtin_scopes().get((group, resource))
-    return KindRules(_no_rules, bool(namespaced), checks_meta=False)
+    return KindRules(_no_rules, bool(namespaced), checks_meta=False), namespaced
 
 
 def _generic_meta(obj: Obj, old: Obj | None, namespaced: bool | None) -> list[Cause]:
@@ -133,10 +134,11 @@ def validate_object(resource: str, group: str, obj: dict[str, Any], old: dict[st
     if (group, resource) in _SKIPPED or not isinstance(obj, dict):
         return []
     rules = _RULES.get((group, resource))
-    known = rules is not None
+    namespaced: bool | None
     if rules is None:
-        rules = _generic_rules(group, resource)
-    namespaced: bool | None = rules.namespaced if (known or (group, resource) in _builtin_scopes()) else None
+        rules, namespaced = _generic_rules(group, resource)
+    else:
+        namespaced = rules.namespaced
     if old is None:
         causes = rules.validate(obj, None)
         if not causes and not rules.checks_meta:

@@ -3,7 +3,7 @@ k8s.io/apimachinery/pkg/api/validation/objectmeta.go, apis/meta/v1/validation an
 additions (standard finalizer names). Also label-selector matching, which several kinds use to
 check that a selector matches its pod template.
 
-Must not know any kind's spec; per-kind rules live in kindvalidation and podvalidation.
+Must not know any kind's spec; per-kind rules live in the *validation modules (kindvalidation dispatches).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ and for every pod template (Deployments, Jobs, ...), whose callers pass `is_pod=
 Field paths and messages follow upstream; see fielderrors for the rendering. Feature gates are
 taken at their v1.33 defaults (relaxed env var names, zero sleep allowed, sidecars on).
 
-Must not validate object metadata or workload-level fields; metavalidation and kindvalidation do.
+Must not validate object metadata or workload-level fields; metavalidation and workloadvalidation do.
 """
 
 from __future__ import annotations

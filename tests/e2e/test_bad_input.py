@@ -203,7 +203,8 @@ def test_malformed_yaml_is_400(raw: Raw, ns: str, unchanged: None) -> None:
     good = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: yaml-good\ndata:\n  a: b\n"
     bad = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: yaml-broken\n data: [unclosed\n"
     body = raw.request("POST", cm_path(ns), bad, content_type="application/yaml").status_object(400, "BadRequest")
-    assert "yaml" in body["message"]
+    # upstream converts with sigs.k8s.io/yaml, whose errors read "yaml: line N: ..."
+    assert body["message"].startswith("error converting YAML to JSON: yaml: line "), body["message"]
     absent(raw, cm_path(ns, "yaml-broken"))
     # the same request with well-formed YAML would have worked (dry run, so nothing is stored)
     ok = raw.request("POST", cm_path(ns) + "?dryRun=All", good, content_type="application/yaml")
@@ -610,6 +611,15 @@ def test_kubectl_strict_unknown_field(kubectl133: Any, raw: Raw, ns: str, unchan
     assert result.returncode != 0
     assert 'unknown field "spec.foo"' in result.stderr, result.stderr
     absent(raw, deploy_path(ns, "kubectl-strict"))
+
+
+def test_kubectl_warns_about_unknown_field(kubectl133: Any, raw: Raw, ns: str) -> None:
+    body = json.loads(deployment("kubectl-warned"))
+    body["spec"]["foo"] = 1
+    result = kubectl133("create", "--validate=warn", "-n", ns, "-f", "-", stdin=json.dumps(body))
+    assert result.returncode == 0, result.stderr
+    assert 'Warning: unknown field "spec.foo"' in result.stderr.splitlines(), result.stderr
+    assert "foo" not in raw.get(deploy_path(ns, "kubectl-warned")).json()["spec"]
 
 
 def test_kubectl_missing_namespace(kubectl133: Any) -> None:

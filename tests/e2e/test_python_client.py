@@ -172,7 +172,7 @@ def test_service_crud(core: client.CoreV1Api, ns: str) -> None:
     created = core.create_namespaced_service(ns, svc)
     assert created.spec.type == "ClusterIP"
     assert created.spec.cluster_ip and created.spec.cluster_ip != "None"
-    assert created.spec.cluster_i_ps == [created.spec.cluster_ip]
+    assert created.spec.cluster_ips == [created.spec.cluster_ip]
     assert created.spec.ports[0].protocol == "TCP"
     assert created.spec.ports[0].target_port == 8080
     assert created.spec.session_affinity == "None"
@@ -185,7 +185,7 @@ def test_service_crud(core: client.CoreV1Api, ns: str) -> None:
 
     read = core.read_namespaced_service("frontend", ns)
     read.spec.cluster_ip = "10.0.0.250" if created.spec.cluster_ip != "10.0.0.250" else "10.0.0.251"
-    read.spec.cluster_i_ps = [read.spec.cluster_ip]
+    read.spec.cluster_ips = [read.spec.cluster_ip]
     body = expect_error(lambda: core.replace_namespaced_service("frontend", ns, read), 422, "Invalid")
     assert "spec.clusterIPs[0]" in [c.get("field") for c in body["details"]["causes"]] or "spec.clusterIP" in [
         c.get("field") for c in body["details"]["causes"]
@@ -549,7 +549,8 @@ def test_paging_with_limit_and_continue(core: client.CoreV1Api, ns: str) -> None
     first = core.list_namespaced_config_map(ns, label_selector="paged=yes", limit=3)
     assert cm_names(first.items) == expected[:3]
     assert first.metadata._continue
-    assert first.metadata.remaining_item_count == 4
+    # with a selector the server cannot know how many remain, so upstream leaves the count unset
+    assert first.metadata.remaining_item_count is None
 
     # objects created after the first page are not part of the paged snapshot
     core.create_namespaced_config_map(ns, config_map("page-99", labels={"paged": "yes"}))
@@ -563,6 +564,12 @@ def test_paging_with_limit_and_continue(core: client.CoreV1Api, ns: str) -> None
     assert cm_names(third.items) == expected[6:]
     assert not third.metadata._continue
     assert third.metadata.remaining_item_count is None
+
+    # without a selector the remaining count is given
+    everything = cm_names(core.list_namespaced_config_map(ns).items)
+    unselected = core.list_namespaced_config_map(ns, limit=2)
+    assert cm_names(unselected.items) == everything[:2]
+    assert unselected.metadata.remaining_item_count == len(everything) - 2
 
     body = expect_error(
         lambda: core.list_namespaced_config_map(ns, limit=3, _continue="not-a-token"), 400, "BadRequest"

@@ -137,8 +137,11 @@ async def test_requested_cluster_ip_already_in_use_is_invalid(registry: Registry
     error = await expect_status(
         services.create("default", service("second", cluster_ip=taken), ctx()), 422, "Invalid"
     )
-    assert error.message.startswith('Service "second" is invalid: spec.clusterIPs: Invalid value: ')
-    assert f"failed to allocate IP {taken}: provided IP is already allocated" in error.message
+    # upstream: field.Invalid(spec.clusterIPs, service.Spec.ClusterIPs, ...) prints the value as a Go []string
+    assert error.message == (
+        f'Service "second" is invalid: spec.clusterIPs: Invalid value: []string{{"{taken}"}}: '
+        f"failed to allocate IP {taken}: provided IP is already allocated"
+    )
     assert error.details is not None
     assert [c["field"] for c in error.details["causes"]] == ["spec.clusterIPs"]
     await expect_status(services.get("default", "second"), 404, "NotFound")
@@ -193,7 +196,9 @@ async def test_cluster_ip_cannot_change(registry: Registry) -> None:
     changed["spec"]["clusterIP"] = "10.43.99.99"
     changed["spec"]["clusterIPs"] = ["10.43.99.99"]
     error = await expect_status(services.update("default", "web", changed, ctx()), 422, "Invalid")
-    assert "field is immutable" in error.message
+    assert (
+        'spec.clusterIPs[0]: Invalid value: []string{"10.43.99.99"}: may not change once set' in error.message
+    )
     assert (await services.get("default", "web"))["spec"]["clusterIP"] == created["spec"]["clusterIP"]
 
 
@@ -205,10 +210,13 @@ async def test_node_port_is_allocated_in_range(registry: Registry) -> None:
     assert 30000 <= port <= 32767
 
 
-async def test_cluster_ip_services_get_no_node_port(registry: Registry) -> None:
-    created = await store_of(registry, "", "services").create(
-        "default", service("plain", node_port=30123), ctx()
+async def test_cluster_ip_services_may_not_ask_for_a_node_port(registry: Registry) -> None:
+    services = store_of(registry, "", "services")
+    error = await expect_status(
+        services.create("default", service("plain", node_port=30123), ctx()), 422, "Invalid"
     )
+    assert "spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'" in error.message
+    created = await services.create("default", service("plain"), ctx())
     assert "nodePort" not in created["spec"]["ports"][0]
 
 

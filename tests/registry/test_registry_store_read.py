@@ -30,6 +30,19 @@ async def test_get_missing_is_not_found(registry: Registry) -> None:
     assert error.details == {"name": "nope", "group": "", "kind": "configmaps"}
 
 
+async def test_objects_returned_by_get_and_list_belong_to_the_caller(registry: Registry) -> None:
+    cms = store_of(registry, "", "configmaps")
+    await cms.create("default", configmap("c", {"v": "1"}, labels={"a": "b"}), ctx())
+    got = await cms.get("default", "c")
+    got["data"]["v"] = "tampered"
+    got["metadata"]["labels"]["a"] = "tampered"
+    listed = (await cms.list("default", ListOptions())).items[0]
+    listed["data"]["v"] = "tampered-too"
+    fresh = await cms.get("default", "c")
+    assert fresh["data"] == {"v": "1"}
+    assert fresh["metadata"]["labels"] == {"a": "b"}
+
+
 async def test_get_with_empty_resource_version_is_consistent(registry: Registry) -> None:
     cms = store_of(registry, "", "configmaps")
     created = await cms.create("default", configmap("c", {"v": "1"}), ctx())

@@ -107,6 +107,7 @@ async def test_pod_node_name_cannot_be_changed_by_update(registry: Registry) -> 
     pods = store_of(registry, "", "pods")
     await pods.create("default", pod("p"), ctx())
     await bind(pods, "default", "p", {"target": {"name": "node-1"}}, ctx())
-    current = await pods.get("default", "p")
+    current = copy.deepcopy(await pods.get("default", "p"))
     current["spec"]["nodeName"] = "node-2"
     await expect_status(pods.update("default", "p", current, ctx()), 422, "Invalid")
+    assert (await pods.get("default", "p"))["spec"]["nodeName"] == "node-1"
