@@ -46,7 +46,8 @@ def _details(name: str | None, group: str, kind: str) -> dict[str, Any]:
     details: dict[str, Any] = {}
     if name:
         details["name"] = name
-    details["group"] = group
+    if group:
+        details["group"] = group
     details["kind"] = kind
     return details
 

@@ -105,6 +105,8 @@ class APIServer:
             return await self._route(request, path, user)
         except errors.StatusError as exc:
             return _status_response(exc)
+        except web.HTTPRequestEntityTooLarge:
+            return _status_response(errors.too_large())
         except web.HTTPException:
             raise
         except ConnectionResetError:

@@ -54,6 +54,8 @@ def _interface_address(interface: str) -> str | None:
 async def _ensure(registry: Registry, group: str, version: str, resource: str, namespace: str, obj: dict) -> None:
     store = registry.store(group, version, resource)
     assert store is not None, f"{resource} is not served"
+    if store.cache.get(namespace, obj["metadata"]["name"]) is not None:
+        return
     ctx = RequestContext(field_manager="kube-apiserver")
     try:
         await store.create(namespace, obj, ctx)

@@ -35,7 +35,11 @@ def media_type(content_type: str) -> str:
 
 
 def _yaml_error(exc: Exception) -> errors.StatusError:
-    return errors.bad_request(f"error converting YAML to JSON: {exc}".replace("\n", " "))
+    """`error converting YAML to JSON: yaml: line N: <problem>`, as upstream's YAML decoder words it."""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f"line {mark.line + 1}: " if mark is not None else ""
+    return errors.bad_request(f"error converting YAML to JSON: yaml: {where}{problem}")
 
 
 def parse_json(raw: bytes) -> Any:

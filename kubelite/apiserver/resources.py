@@ -61,7 +61,8 @@ def _json(body: Obj, status: int = 200, content_type: str = "application/json", 
     headers = {"Content-Type": content_type}
     response = web.Response(body=orjson.dumps(body), status=status, headers=headers)
     for warning in warnings or ():
-        response.headers.add("Warning", f'299 - "{warning}"')
+        escaped = warning.replace("\\", "\\\\").replace('"', '\\"')
+        response.headers.add("Warning", f'299 - "{escaped}"')
     return response
 
 
@@ -86,20 +87,34 @@ class ResourceAPI:
 
     def context(self, request: web.Request, user: UserInfo) -> RequestContext:
         query = request.query
+        options_kind = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions"}.get(
+            request.method, "DeleteOptions"
+        )
+        causes: list[dict[str, str]] = []
         dry_run = query.getall("dryRun", [])
         for value in dry_run:
             if value != "All":
-                raise errors.bad_request(f'Unsupported value: "{value}": supported values: "All"')
+                causes.append(
+                    errors.cause("dryRun", f'Unsupported value: "{value}": supported values: "All"', "FieldValueNotSupported")
+                )
         validation = query.get("fieldValidation", "Warn") or "Warn"
         if validation not in ("Strict", "Warn", "Ignore"):
-            raise errors.bad_request(
-                f'fieldValidation: Unsupported value: "{validation}": supported values: "Ignore", "Strict", "Warn"'
+            causes.append(
+                errors.cause(
+                    "fieldValidation",
+                    f'Unsupported value: "{validation}": supported values: "Ignore", "Strict", "Warn"',
+                    "FieldValueNotSupported",
+                )
             )
         manager = query.get("fieldManager", "")
         if len(manager) > 128:
-            raise errors.invalid(
-                "", "", "", [errors.cause("fieldManager", 'Too long: may not be more than 128 bytes', "FieldValueTooLong")]
-            )
+            causes.append(errors.cause("fieldManager", "Too long: may not be more than 128 bytes", "FieldValueTooLong"))
+        if request.method == "PATCH" and "force" in query and not request.headers.get("Content-Type", "").startswith(
+            "application/apply-patch"
+        ):
+            causes.append(errors.cause("force", "Forbidden: may not be specified for non-apply patch", "FieldValueForbidden"))
+        if causes:
+            raise errors.invalid(options_kind, "meta.k8s.io", "", causes)
         return RequestContext(
             user=user,
             dry_run=bool(dry_run),
@@ -172,7 +187,7 @@ class ResourceAPI:
 
     # ------------------------------------------------------------------ reads
     async def _get(self, request: web.Request, store: Store, path: ResourcePath) -> web.StreamResponse:
-        obj = await store.get(self._namespace(store, path), path.name, request.query.get("resourceVersion", ""))
+        obj = await store.get(self._namespace(store, path), path.name, request.query.get("resourceVersion", ""), copy=False)
         form = response_form(request.headers.get("Accept", ""))
         if form.table and not path.subresource:
             include = request.query.get("includeObject", "Metadata")
@@ -211,7 +226,7 @@ class ResourceAPI:
                 bookmarks=_bool(query.get("allowWatchBookmarks")),
                 send_initial=None if send_initial is None else _bool(send_initial),
             )
-        result = await store.list(namespace, opts)
+        result = await store.list(namespace, opts, copy=False)
         list_meta: Obj = {"resourceVersion": result.resource_version}
         if result.continue_token:
             list_meta["continue"] = result.continue_token
@@ -275,8 +290,6 @@ class ResourceAPI:
         raw = await request.read()
         patch_type, patch = decode_patch(raw, request.headers.get("Content-Type", ""))
         force = request.query.get("force")
-        if force is not None and patch_type != "apply":
-            raise errors.bad_request("force is only allowed for apply patches")
         result, created = await store.patch(
             self._namespace(store, path), path.name, patch_type, patch, ctx, force=_bool(force), subresource=path.subresource
         )

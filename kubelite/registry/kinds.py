@@ -101,8 +101,8 @@ class ServiceStrategy(Strategy):
         super().prepare_for_create(obj, ctx)
         obj["spec"] = prepare_service_spec(obj.get("spec"), None)
 
-    def prepare_for_update(self, new: Obj, old: Obj, ctx: RequestContext) -> None:
-        super().prepare_for_update(new, old, ctx)
+    def prepare_for_update(self, new: Obj, old: Obj, ctx: RequestContext, subresource: str = "") -> None:
+        super().prepare_for_update(new, old, ctx, subresource)
         new["spec"] = prepare_service_spec(new.get("spec"), old.get("spec"))
 
     def initial_status(self, obj: Obj) -> None:
@@ -135,7 +135,7 @@ class ServiceStrategy(Strategy):
                     spec["clusterIP"] = self.ips.allocate(requested, used)
                     registry.pending_ips.add(spec["clusterIP"])
                 except ValueError as exc:
-                    causes.append(errors.cause("spec.clusterIPs", f'Invalid value: ["{requested}"]: {exc}'))
+                    causes.append(errors.cause("spec.clusterIPs", f'Invalid value: []string{{"{requested}"}}: {exc}'))
             if spec.get("clusterIP"):
                 spec["clusterIPs"] = [spec["clusterIP"]]
                 if spec["clusterIP"] != "None":
@@ -174,6 +174,16 @@ class ServiceStrategy(Strategy):
 class NamespaceStrategy(Strategy):
     def initial_status(self, obj: Obj) -> None:
         obj["status"] = {"phase": "Active"}
+
+    def prepare_for_update(self, new: Obj, old: Obj, ctx: RequestContext, subresource: str = "") -> None:
+        super().prepare_for_update(new, old, ctx, subresource)
+        if subresource != "finalize":  # only namespaces/finalize may change spec.finalizers
+            old_finalizers = (old.get("spec") or {}).get("finalizers")
+            spec = new.setdefault("spec", {})
+            if old_finalizers is None:
+                spec.pop("finalizers", None)
+            else:
+                spec["finalizers"] = old_finalizers
 
     def on_terminating(self, obj: Obj) -> None:
         obj.setdefault("status", {})["phase"] = "Terminating"

@@ -43,7 +43,8 @@ class Registry:
         self.backend = backend
         self.catalogue = catalogue
         self.definitions = definitions
-        self.watch_cache = WatchCache(backend)
+        # a remote store costs a round trip per revision probe: share probes between readers
+        self.watch_cache = WatchCache(backend, coalesce_probes=type(backend).__name__ == "EtcdBackend")
         self.stores: dict[tuple[str, str, str], Store] = {}
         self.ips = ServiceIPAllocator()
         self.ports = NodePortAllocator()
@@ -73,10 +74,10 @@ class Registry:
         self._tasks.append(asyncio.create_task(self._compaction_loop(), name="compaction"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.watch_cache.stop()
         await self.backend.close()
 
@@ -111,7 +112,7 @@ class Registry:
         obj = store.cache.get(namespace, name)
         return store.to_external(obj) if obj is not None else None
 
-    async def require_namespace_open(self, namespace: str) -> None:
+    async def require_namespace_open(self, namespace: str, resource: str = "", group: str = "", name: str = "") -> None:
         if not namespace:
             raise errors.bad_request("the server could not find the requested resource: namespace required")
         ns = self.watch_cache.cache("/registry/core/namespaces/").get("", namespace)
@@ -121,11 +122,16 @@ class Registry:
         if ns is None:
             raise errors.not_found("namespaces", "", namespace)
         if ns["metadata"].get("deletionTimestamp") or (ns.get("status") or {}).get("phase") == "Terminating":
+            qualified = errors.qualified_resource(resource, group)
+            details: dict[str, Any] = {"name": name, "kind": resource}
+            if group:
+                details["group"] = group
             raise errors.StatusError(
                 403,
                 "Forbidden",
-                f"unable to create new content in namespace {namespace} because it is being terminated",
-                {"name": namespace, "kind": "namespaces"},
+                f'{qualified} "{name}" is forbidden: unable to create new content in namespace {namespace} '
+                "because it is being terminated",
+                details,
             )
 
     def used_cluster_ips(self) -> set[str]:

@@ -24,6 +24,7 @@ from kubelite.api.apply import apply_patch, default_reset_fields, track_update
 from kubelite.api.fieldpath import FieldSet, Shapes
 from kubelite.api.fields import FieldSelector, parse_field_selector
 from kubelite.api.jsonpatch import apply_json_patch
+from kubelite.api.jsonvalue import copy_json, json_equal
 from kubelite.api.labels import LabelSelector, parse_label_selector
 from kubelite.api.mergepatch import apply_merge_patch
 from kubelite.api.strategic import apply_strategic_merge_patch
@@ -135,7 +136,12 @@ class Store:
         if self._shapes is None:
             raise errors.StatusError(415, "UnsupportedMediaType", "apply patches are not supported for this resource")
         if not ctx.field_manager:
-            raise errors.bad_request("PATCH with apply must have a fieldManager")
+            raise errors.invalid(
+                "PatchOptions",
+                "meta.k8s.io",
+                "",
+                [errors.cause("fieldManager", "Required value: is required for apply patch", "FieldValueRequired")],
+            )
         return apply_patch(
             live,
             config,
@@ -157,8 +163,11 @@ class Store:
     def cache(self) -> ResourceCache:
         return self.watch_cache.cache(self.prefix)
 
-    def to_external(self, stored: Obj) -> Obj:
-        """The stored form as this version presents it (a fresh dict the caller may keep)."""
+    def to_external(self, stored: Obj, copy: bool = False) -> Obj:
+        """The stored form as this version presents it: a fresh top-level dict, sharing nested
+        values with the cache unless `copy` (then the caller owns all of it and may mutate it)."""
+        if copy:
+            stored = copy_json(stored)
         if self._convert is not None:
             return self._convert(stored, self.info.api_version)
         obj = dict(stored)
@@ -184,7 +193,7 @@ class Store:
         return errors.not_found(self.info.resource, self.info.group, name)
 
     # ------------------------------------------------------------------ reads
-    async def get(self, namespace: str, name: str, resource_version: str = "") -> Obj:
+    async def get(self, namespace: str, name: str, resource_version: str = "", copy: bool = True) -> Obj:
         if resource_version == "":
             await self.watch_cache.wait_fresh()
         elif resource_version != "0":
@@ -192,7 +201,7 @@ class Store:
         obj = self.cache.get(namespace if self.info.namespaced else "", name)
         if obj is None:
             raise self._not_found(name)
-        return self.to_external(obj)
+        return self.to_external(obj, copy)
 
     async def _wait_rv(self, resource_version: str) -> None:
         try:
@@ -210,7 +219,11 @@ class Store:
         if fields is not None:
             for fname, _op, _value in fields.requirements:
                 if fname not in self._fields:
-                    raise errors.bad_request(f'"{fname}" is not a known field selector: only "metadata.name", "metadata.namespace"')
+                    if len(self._fields) > 2:  # kinds with their own field label conversion
+                        raise errors.bad_request(f"field label not supported: {fname}")
+                    raise errors.bad_request(
+                        f'"{fname}" is not a known field selector: only "metadata.name", "metadata.namespace"'
+                    )
         if labels is not None and labels.is_empty:
             labels = None
         if fields is not None and fields.is_empty:
@@ -219,7 +232,7 @@ class Store:
             return None
         return _make_predicate(labels, fields, self._fields)
 
-    async def list(self, namespace: str | None, opts: ListOptions) -> ListResult:
+    async def list(self, namespace: str | None, opts: ListOptions, copy: bool = True) -> ListResult:
         ns = namespace if self.info.namespaced else None
         pred = self.predicate(opts.label_selector, opts.field_selector)
         if opts.continue_token:
@@ -236,16 +249,18 @@ class Store:
         cont = ""
         remaining: int | None = None
         cache = self.cache
+        last_key = ""
         for index, (ns_name, name, obj) in enumerate(cache.iter_sorted(ns)):
             if pred is not None and not pred(obj):
                 continue
             if limit and len(items) == limit:
-                cont = _encode_continue(revision, f"{ns_name}/{name}" if self.info.namespaced else name)
+                cont = _encode_continue(revision, last_key)
                 if pred is None:
                     total = cache.count if ns is None else len(cache.by_namespace.get(ns, {}))
                     remaining = total - index
                 break
-            items.append(self.to_external(obj))
+            items.append(self.to_external(obj, copy))
+            last_key = f"{ns_name}/{name}" if self.info.namespaced else name
         return ListResult(items, str(revision), cont, remaining)
 
     async def _list_continue(self, ns: str | None, opts: ListOptions, pred: Callable[[Obj], bool] | None) -> ListResult:
@@ -272,11 +287,29 @@ class Store:
                     continue
                 if limit and len(items) == limit:
                     # another match exists beyond the page: hand out a token that resumes here
-                    return ListResult(items, str(revision), _encode_continue(revision, start_after[len(self.prefix) :]))
+                    resume = start_after[len(self.prefix) :]
+                    return ListResult(
+                        items,
+                        str(revision),
+                        _encode_continue(revision, resume),
+                        self._remaining_after(ns, resume, revision) if pred is None else None,
+                    )
                 items.append(self.to_external(obj))
                 start_after = kv.key
             if not result.more:
                 return ListResult(items, str(revision), "")
+
+    def _remaining_after(self, ns: str | None, resume: str, revision: int) -> int | None:
+        """How many objects follow `resume` in a snapshot at `revision`, when the cache still is
+        that snapshot (else unknown, and the count is left out)."""
+        if self.watch_cache.revision != revision:
+            return None
+        count = 0
+        for ns_name, name, _obj in self.cache.iter_sorted(ns):
+            key = f"{ns_name}/{name}" if self.info.namespaced else name
+            if key > resume:
+                count += 1
+        return count
 
     def watch(
         self, namespace: str | None, opts: ListOptions, send_initial: bool | None = None
@@ -315,7 +348,7 @@ class Store:
             raise errors.bad_request("metadata must be an object")
         self._check_namespace(meta, namespace)
         if self.info.namespaced:
-            await self.registry.require_namespace_open(namespace)
+            await self.registry.require_namespace_open(namespace, self.info.resource, self.info.group, meta.get("name", ""))
         self.schema.check_decoded(obj, ctx, raw, meta.get("name", ""))
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + "".join(random.choices(_NAME_CHARS, k=5))
@@ -341,7 +374,7 @@ class Store:
         if subresource == "status":
             new = self.strategy.prepare_for_status_update(new, current)
         else:
-            self.strategy.prepare_for_update(new, current, ctx)
+            self.strategy.prepare_for_update(new, current, ctx, subresource)
         self.schema.default(new)
         self.strategy.default(new)
         causes = self.schema.validate(new)
@@ -457,16 +490,17 @@ class Store:
             if ctx.dry_run:
                 return new
             try:
-                await self.backend.delete(self.key(namespace, name), expected)
+                gone = await self.backend.delete(self.key(namespace, name), expected)
             except RevisionMismatchError:
                 raise errors.stale_conflict(self.info.resource, self.info.group, name) from None
             except KeyNotFoundError:
                 raise self._not_found(name) from None
+            await self.watch_cache.wait_for(gone.mod_revision)
             await self.strategy.after_delete(new, self.registry)
             return new
-        data = self._to_storage(new)
-        if data == self._to_storage(current):
+        if _same_content(new, current):
             return current  # a no-op write does not make a new revision
+        data = self._to_storage(new)
         if ctx.dry_run:
             return new
         try:
@@ -564,7 +598,7 @@ class Store:
         meta["name"] = name
         self._check_namespace(meta, namespace)
         if self.info.namespaced:
-            await self.registry.require_namespace_open(namespace)
+            await self.registry.require_namespace_open(namespace, self.info.resource, self.info.group, name)
         self.schema.check_decoded(obj, ctx, None, name)
         managed = meta.get("managedFields")
         await self._admit_new(obj, ctx)
@@ -600,18 +634,14 @@ class Store:
             current = self.to_external(stored)
             meta = current["metadata"]
             if opts.precondition_uid and opts.precondition_uid != meta.get("uid"):
-                raise errors.conflict(
-                    self.info.resource,
-                    self.info.group,
-                    name,
-                    f"Precondition failed: UID in precondition: {opts.precondition_uid}, UID in object meta: {meta.get('uid')}",
+                raise self._precondition_failed(
+                    ns, name, f"UID in precondition: {opts.precondition_uid}, UID in object meta: {meta.get('uid')}"
                 )
             if opts.precondition_rv and opts.precondition_rv != meta.get("resourceVersion"):
-                raise errors.conflict(
-                    self.info.resource,
-                    self.info.group,
+                raise self._precondition_failed(
+                    ns,
                     name,
-                    f"Precondition failed: ResourceVersion in precondition: {opts.precondition_rv}, "
+                    f"ResourceVersion in precondition: {opts.precondition_rv}, "
                     f"ResourceVersion in object meta: {meta.get('resourceVersion')}",
                 )
             new = copy.deepcopy(current)
@@ -627,8 +657,13 @@ class Store:
             if meta.get("deletionTimestamp"):
                 if grace <= 0 and not holding:
                     return await self._delete_now(current, ctx), True
-                if finalizers == list(meta.get("finalizers") or []):
+                current_grace = meta.get("deletionGracePeriodSeconds")
+                shorter = grace > 0 and current_grace is not None and grace < int(current_grace)
+                if finalizers == list(meta.get("finalizers") or []) and not shorter:
                     return current, False  # already terminating; waiting for finalizers or the kubelet
+                if shorter:  # a second delete may shorten the grace period, never lengthen it
+                    new_meta["deletionTimestamp"] = _rfc3339_in(grace)
+                    new_meta["deletionGracePeriodSeconds"] = grace
             elif not holding and grace <= 0:
                 return await self._delete_now(current, ctx), True
             new_meta["finalizers"] = finalizers
@@ -652,16 +687,27 @@ class Store:
             return new, False
         raise errors.stale_conflict(self.info.resource, self.info.group, name)
 
+    def _precondition_failed(self, namespace: str, name: str, detail: str) -> errors.StatusError:
+        """Upstream reports failed delete preconditions as the storage layer's error text."""
+        return errors.conflict(
+            self.info.resource,
+            self.info.group,
+            name,
+            f"StorageError: invalid object, Code: 4, Key: {self.key(namespace, name)}, ResourceVersion: 0, "
+            f"AdditionalErrorMsg: Precondition failed: {detail}",
+        )
+
     async def _delete_now(self, current: Obj, ctx: RequestContext) -> Obj:
         meta = current["metadata"]
         if ctx.dry_run:
             return current
         try:
-            await self.backend.delete(self.key(meta.get("namespace", ""), meta["name"]), int(meta["resourceVersion"]))
+            gone = await self.backend.delete(self.key(meta.get("namespace", ""), meta["name"]), int(meta["resourceVersion"]))
         except RevisionMismatchError:
             raise errors.stale_conflict(self.info.resource, self.info.group, meta["name"]) from None
         except KeyNotFoundError:
             raise self._not_found(meta["name"]) from None
+        await self.watch_cache.wait_for(gone.mod_revision)
         await self.strategy.after_delete(current, self.registry)
         return current
 
@@ -679,6 +725,22 @@ class Store:
                 if exc.code != 404:
                     raise
         return deleted
+
+
+def _same_content(new: Obj, current: Obj) -> bool:
+    """Equal but for resourceVersion (key order does not matter; JSON types do)."""
+    if new.keys() != current.keys():
+        return False
+    for key, value in new.items():
+        if key == "metadata":
+            other = current["metadata"]
+            if {k: v for k, v in value.items() if k != "resourceVersion"} != {
+                k: v for k, v in other.items() if k != "resourceVersion"
+            }:
+                return False
+        elif not json_equal(value, current[key]):
+            return False
+    return True
 
 
 _OMITTED_WHEN_EMPTY = ("labels", "annotations", "finalizers", "ownerReferences", "managedFields")

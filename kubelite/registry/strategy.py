@@ -85,7 +85,7 @@ class Strategy:
         obj["status"] = {}
 
     # --- update -------------------------------------------------------------------------------
-    def prepare_for_update(self, new: Obj, old: Obj, ctx: RequestContext) -> None:
+    def prepare_for_update(self, new: Obj, old: Obj, ctx: RequestContext, subresource: str = "") -> None:
         meta, old_meta = new.setdefault("metadata", {}), old["metadata"]
         for kept in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
             if kept in old_meta:

@@ -71,6 +71,11 @@ class WatcherClosed(Exception):
     """The watcher fell behind, or the cache stopped."""
 
 
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 class Watcher:
     """A subscription to one resource's events, filtered by namespace and a predicate on objects."""
 
@@ -79,7 +84,7 @@ class Watcher:
         self.namespace = namespace
         self.predicate = predicate
         self.queue: deque[tuple[str, CachedEvent] | None] = deque()
-        self.wakeup = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
         self.closed = False
         self.overflowed = False
 
@@ -106,26 +111,34 @@ class Watcher:
             self.close()
             return
         self.queue.append((event_type, event))
-        self.wakeup.set()
+        self._wake()
 
     def close(self) -> None:
         if not self.closed:
             self.closed = True
             self.queue.append(None)
-            self.wakeup.set()
+            self._wake()
             self.cache.watchers.discard(self)
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def next_batch(self, timeout: float | None) -> list[tuple[str, CachedEvent]] | None:
         """Queued events (at least one), [] on timeout, None when closed."""
         if not self.queue:
-            self.wakeup.clear()
-            if timeout is None:
-                await self.wakeup.wait()
-            else:
-                try:
-                    await asyncio.wait_for(self.wakeup.wait(), timeout)
-                except TimeoutError:
-                    return []
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            timer = loop.call_later(timeout, _resolve, waiter) if timeout is not None else None
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+                if timer is not None:
+                    timer.cancel()
+            if not self.queue:
+                return []
         batch: list[tuple[str, CachedEvent]] = []
         while self.queue:
             item = self.queue.popleft()
@@ -198,7 +211,7 @@ class ResourceCache:
             for name in sorted(ns):
                 yield namespace, name, ns[name]
             return
-        for ns_name in sorted(self.by_namespace):
+        for ns_name in sorted(self.by_namespace, key=lambda n: n + "/"):  # storage key order
             ns = self.by_namespace[ns_name]
             for name in sorted(ns):
                 yield ns_name, name, ns[name]
@@ -223,8 +236,11 @@ class ResourceCache:
 class WatchCache:
     """Feeds every ResourceCache from one backend watch and tracks the revision it has seen."""
 
-    def __init__(self, backend: Backend):
+    def __init__(self, backend: Backend, coalesce_probes: bool = False):
         self.backend = backend
+        self.coalesce_probes = coalesce_probes
+        self._next_probe: asyncio.Future[int] | None = None
+        self._prober: asyncio.Task[None] | None = None
         self.caches: dict[str, ResourceCache] = {}
         self.revision = 0
         self._revision_waiters: list[tuple[int, asyncio.Future[None]]] = []
@@ -314,11 +330,35 @@ class WatchCache:
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._revision_waiters.append((revision, fut))
-        await asyncio.wait_for(fut, timeout)
+        try:
+            async with asyncio.timeout(timeout):  # unlike wait_for on 3.11, never swallows a cancel
+                await fut
+        finally:
+            if not fut.done():
+                fut.cancel()
+                self._revision_waiters = [(r, f) for r, f in self._revision_waiters if f is not fut]
 
     async def wait_fresh(self) -> None:
-        """Catch up with the backend's current revision (a consistent read)."""
-        await self.wait_for(await self.backend.current_revision())
+        """Catch up with the backend's current revision (a consistent read). With a remote
+        backend, readers that arrive while a revision probe is in flight share the next probe
+        (it starts after they arrived, so it still sees every write they could have seen)."""
+        if not self.coalesce_probes:
+            await self.wait_for(await self.backend.current_revision())
+            return
+        if self._next_probe is None:
+            self._next_probe = asyncio.get_running_loop().create_future()
+            if self._prober is None or self._prober.done():
+                self._prober = asyncio.create_task(self._run_probes())
+        revision = await asyncio.shield(self._next_probe)
+        await self.wait_for(revision)
+
+    async def _run_probes(self) -> None:
+        while self._next_probe is not None:
+            fut, self._next_probe = self._next_probe, None
+            try:
+                fut.set_result(await self.backend.current_revision())
+            except Exception as exc:
+                fut.set_exception(exc)
 
     async def stop(self) -> None:
         if self._task:

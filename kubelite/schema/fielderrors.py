@@ -185,7 +185,7 @@ def forbidden(path: str, detail: str) -> Cause:
 
 
 def too_long(path: str, max_length: int) -> Cause:
-    return cause(path, f"Too long: must have at most {max_length} bytes", TOO_LONG)
+    return cause(path, f"Too long: may not be more than {max_length} bytes", TOO_LONG)
 
 
 def too_long_max_length(path: str, max_length: int) -> Cause:

@@ -3,7 +3,10 @@ finalization, and protection of spec.finalizers from ordinary updates."""
 
 from __future__ import annotations
 
-from registry_harness import configmap, ctx, eventually, expect_status, pod, store_of
+import asyncio
+
+import pytest
+from registry_harness import configmap, ctx, eventually, expect_status, pod, start_registry, store_of
 
 from kubelite.api.errors import StatusError
 from kubelite.registry.registry import Registry
@@ -115,3 +118,18 @@ async def test_finalize_subresource_changes_spec_finalizers(registry: Registry) 
 
 async def test_missing_namespace_on_get_is_not_found(registry: Registry) -> None:
     await expect_status(store_of(registry, "", "namespaces").get("", "nope"), 404, "NotFound")
+
+
+async def test_stop_finishes_while_a_namespace_is_terminating() -> None:
+    registry = await start_registry()
+    namespaces = store_of(registry, "", "namespaces")
+    await namespaces.create("", {"metadata": {"name": "stuck"}}, ctx())
+    await store_of(registry, "", "configmaps").create(
+        "stuck", configmap("held", finalizers=["example.com/hold"]), ctx()
+    )
+    await namespaces.delete("", "stuck", DeleteOptions(), ctx())
+    # stop while the namespace finalizer is still busy with the namespace's content
+    try:
+        await asyncio.wait_for(registry.stop(), 5.0)
+    except TimeoutError:
+        pytest.fail("Registry.stop() hangs while a namespace is being finalized")

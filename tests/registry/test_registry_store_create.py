@@ -86,7 +86,7 @@ async def test_create_existing_name_is_already_exists(registry: Registry) -> Non
     await cms.create("default", configmap("dup"), ctx())
     error = await expect_status(cms.create("default", configmap("dup"), ctx()), 409, "AlreadyExists")
     assert error.message == 'configmaps "dup" already exists'
-    assert error.details == {"name": "dup", "group": "", "kind": "configmaps"}
+    assert error.details == {"name": "dup", "kind": "configmaps"}
 
 
 async def test_already_exists_names_the_group(registry: Registry) -> None:

@@ -27,7 +27,7 @@ def _names(items: list[dict]) -> list[str]:  # type: ignore[type-arg]
 async def test_get_missing_is_not_found(registry: Registry) -> None:
     error = await expect_status(store_of(registry, "", "configmaps").get("default", "nope"), 404, "NotFound")
     assert error.message == 'configmaps "nope" not found'
-    assert error.details == {"name": "nope", "group": "", "kind": "configmaps"}
+    assert error.details == {"name": "nope", "kind": "configmaps"}
 
 
 async def test_objects_returned_by_get_and_list_belong_to_the_caller(registry: Registry) -> None:

@@ -42,7 +42,7 @@ async def test_update_with_stale_resource_version_is_conflict(registry: Registry
     stale["data"] = {"v": "3"}
     error = await expect_status(cms.update("default", "c", stale, ctx()), 409, "Conflict")
     assert error.message == f'Operation cannot be fulfilled on configmaps "c": {STALE}'
-    assert error.details == {"name": "c", "group": "", "kind": "configmaps"}
+    assert error.details == {"name": "c", "kind": "configmaps"}
     assert (await cms.get("default", "c"))["data"] == {"v": "2"}
 
 
@@ -364,8 +364,17 @@ async def test_apply_creates_the_object(registry: Registry) -> None:
     assert obj["metadata"]["uid"] and obj["metadata"]["resourceVersion"]
     managers = [(m["manager"], m["operation"]) for m in obj["metadata"]["managedFields"]]
     assert managers == [("alice", "Apply")]
+    assert (await cms.get("default", "applied"))["data"] == {"k": "v"}
+
+
+async def test_reapplying_the_same_config_is_a_no_op(registry: Registry) -> None:
+    cms = store_of(registry, "", "configmaps")
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "applied"}, "data": {"k": "v"}}
+    obj, _ = await cms.patch("default", "applied", "apply", config, ctx(field_manager="alice"))
+    before = await revision_of(registry)
     again, created_again = await cms.patch("default", "applied", "apply", config, ctx(field_manager="alice"))
     assert created_again is False
+    assert await revision_of(registry) == before
     assert again["metadata"]["resourceVersion"] == obj["metadata"]["resourceVersion"]
 
 
@@ -413,10 +422,11 @@ async def test_apply_conflict_between_managers(registry: Registry) -> None:
     assert owners == {"bob"}
 
 
-async def test_apply_without_field_manager_is_bad_request(registry: Registry) -> None:
+async def test_apply_without_field_manager_is_invalid_patch_options(registry: Registry) -> None:
+    # upstream: 422 PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch
     cms = store_of(registry, "", "configmaps")
     config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
-    await expect_status(cms.patch("default", "c", "apply", config, ctx(field_manager="")), 400, "BadRequest")
+    await expect_status(cms.patch("default", "c", "apply", config, ctx(field_manager="")), 422, "Invalid")
 
 
 async def test_apply_with_mismatched_name_is_bad_request(registry: Registry) -> None:

@@ -60,7 +60,7 @@ def test_config_map_keys_and_duplicates() -> None:
 
 def test_config_map_total_size() -> None:
     obj = {"metadata": {"name": "cm", "namespace": "d"}, "data": {"a": "x" * (1024 * 1024), "b": "y"}}
-    assert errors("configmaps", obj) == ["[]: Too long: must have at most 1048576 bytes"]
+    assert errors("configmaps", obj) == ["[]: Too long: may not be more than 1048576 bytes"]
 
 
 def test_immutable_config_map() -> None:
@@ -92,7 +92,7 @@ def test_secret_size_counts_decoded_bytes() -> None:
     obj = {"metadata": {"name": "s", "namespace": "d"}, "type": "Opaque", "data": {"a": payload}}
     assert errors("secrets", obj) == []
     obj["data"]["b"] = payload
-    assert errors("secrets", obj) == ["data: Too long: must have at most 1048576 bytes"]
+    assert errors("secrets", obj) == ["data: Too long: may not be more than 1048576 bytes"]
 
 
 # --------------------------------------------------------------------------- Namespace / ServiceAccount / Node
