@@ -34,6 +34,7 @@ Obj = dict[str, Any]
 
 CRD_PREFIX = "/registry/apiextensions.k8s.io/customresourcedefinitions/"
 NAMESPACE_PREFIX = "/registry/core/namespaces/"
+NAMESPACE_SWEEP_DELAY = 0.5
 COMPACT_EVERY_SECONDS = 60.0
 COMPACT_KEEP_SECONDS = 300.0
 
@@ -284,6 +285,9 @@ class Registry:
         self._finalizing.add(name)
         ctx = RequestContext(field_manager="namespace-controller")
         try:
+            # Like upstream's controller, start a moment later: a client deleting a namespace and its
+            # objects together (`kubectl delete -f`) should find those objects still there to delete.
+            await asyncio.sleep(NAMESPACE_SWEEP_DELAY)
             while True:
                 remaining = 0
                 seen: set[str] = set()
