@@ -525,10 +525,17 @@ class Store:
     ) -> tuple[Obj, bool]:
         """PATCH with json / merge / strategic / apply patches. Returns (object, created)."""
         ns = namespace if self.info.namespaced else ""
+        # The first attempt trusts the cache: the write is a compare-and-swap on the revision, so a
+        # stale read only costs a retry after a fresh one (a round trip saved with a remote store).
+        fresh = ctx.dry_run
         for _attempt in range(UPDATE_RETRIES):
-            await self.watch_cache.wait_fresh()
+            if fresh:
+                await self.watch_cache.wait_fresh()
             stored = self.cache.get(ns, name)
             if stored is None:
+                if not fresh:
+                    fresh = True
+                    continue
                 if patch_type == "apply" and not subresource:
                     obj = await self._apply_create(namespace, name, patch, ctx, force)
                     return obj, True
@@ -542,7 +549,8 @@ class Store:
                     return await self._apply_store(current, new, ctx, rv, subresource), False
                 return await self._update_from(stored, new, ctx, rv, subresource), False
             except errors.StatusError as exc:
-                if exc.code == 409 and exc.reason == "Conflict" and not rv and "modified" in exc.message:
+                if exc.code == 409 and exc.reason == "Conflict" and (not fresh or (not rv and "modified" in exc.message)):
+                    fresh = True
                     continue
                 raise
         raise errors.stale_conflict(self.info.resource, self.info.group, name)
@@ -626,66 +634,80 @@ class Store:
         """Returns (object, deleted_now). Objects with finalizers or a grace period get a
         deletionTimestamp instead and stay until their finalizers are gone."""
         ns = namespace if self.info.namespaced else ""
+        fresh = ctx.dry_run  # optimistic first read, as in patch
         for _attempt in range(UPDATE_RETRIES):
-            await self.watch_cache.wait_fresh()
-            stored = self.cache.get(ns, name)
-            if stored is None:
-                raise self._not_found(name)
-            current = self.to_external(stored)
-            meta = current["metadata"]
-            if opts.precondition_uid and opts.precondition_uid != meta.get("uid"):
-                raise self._precondition_failed(
-                    ns, name, f"UID in precondition: {opts.precondition_uid}, UID in object meta: {meta.get('uid')}"
-                )
-            if opts.precondition_rv and opts.precondition_rv != meta.get("resourceVersion"):
-                raise self._precondition_failed(
-                    ns,
-                    name,
-                    f"ResourceVersion in precondition: {opts.precondition_rv}, "
-                    f"ResourceVersion in object meta: {meta.get('resourceVersion')}",
-                )
-            new = copy.deepcopy(current)
-            new_meta = new["metadata"]
-            finalizers = list(new_meta.get("finalizers") or [])
-            policy = opts.propagation_policy
-            if policy == "Foreground" and "foregroundDeletion" not in finalizers and self.registry.has_dependents(current):
-                finalizers.append("foregroundDeletion")
-            elif policy == "Orphan" and "orphan" not in finalizers and self.registry.has_dependents(current):
-                finalizers.append("orphan")
-            grace = self.strategy.graceful_period(current, opts.grace_period_seconds)
-            holding = finalizers + self.strategy.spec_finalizers(current)
-            if meta.get("deletionTimestamp"):
-                if grace <= 0 and not holding:
-                    return await self._delete_now(current, ctx), True
-                current_grace = meta.get("deletionGracePeriodSeconds")
-                shorter = grace > 0 and current_grace is not None and grace < int(current_grace)
-                if finalizers == list(meta.get("finalizers") or []) and not shorter:
-                    return current, False  # already terminating; waiting for finalizers or the kubelet
-                if shorter:  # a second delete may shorten the grace period, never lengthen it
-                    new_meta["deletionTimestamp"] = _rfc3339_in(grace)
-                    new_meta["deletionGracePeriodSeconds"] = grace
-            elif not holding and grace <= 0:
-                return await self._delete_now(current, ctx), True
-            new_meta["finalizers"] = finalizers
-            if not new_meta["finalizers"]:
-                del new_meta["finalizers"]
-            if not meta.get("deletionTimestamp"):
-                new_meta["deletionTimestamp"] = _rfc3339_in(grace)
-                new_meta["deletionGracePeriodSeconds"] = max(grace, 0)
-                self.strategy.on_terminating(new)
-            data = self._to_storage(new)
-            if ctx.dry_run:
-                return new, False
             try:
-                revision = await self.backend.update(self.key(ns, name), data, int(meta["resourceVersion"]))
-            except RevisionMismatchError:
-                continue
-            except KeyNotFoundError:
-                raise self._not_found(name) from None
-            await self.watch_cache.wait_for(revision)
-            new_meta["resourceVersion"] = str(revision)
-            return new, False
+                return await self._delete_once(ns, name, opts, ctx, fresh)
+            except _StaleRead:
+                fresh = True
+            except errors.StatusError as exc:
+                if fresh or exc.code not in (404, 409):
+                    raise
+                fresh = True
         raise errors.stale_conflict(self.info.resource, self.info.group, name)
+
+    async def _delete_once(
+        self, ns: str, name: str, opts: DeleteOptions, ctx: RequestContext, fresh: bool
+    ) -> tuple[Obj, bool]:
+        if fresh:
+            await self.watch_cache.wait_fresh()
+        stored = self.cache.get(ns, name)
+        if stored is None:
+            raise self._not_found(name)
+        current = self.to_external(stored)
+        meta = current["metadata"]
+        if opts.precondition_uid and opts.precondition_uid != meta.get("uid"):
+            raise self._precondition_failed(
+                ns, name, f"UID in precondition: {opts.precondition_uid}, UID in object meta: {meta.get('uid')}"
+            )
+        if opts.precondition_rv and opts.precondition_rv != meta.get("resourceVersion"):
+            raise self._precondition_failed(
+                ns,
+                name,
+                f"ResourceVersion in precondition: {opts.precondition_rv}, "
+                f"ResourceVersion in object meta: {meta.get('resourceVersion')}",
+            )
+        new = copy.deepcopy(current)
+        new_meta = new["metadata"]
+        finalizers = list(new_meta.get("finalizers") or [])
+        policy = opts.propagation_policy
+        if policy == "Foreground" and "foregroundDeletion" not in finalizers and self.registry.has_dependents(current):
+            finalizers.append("foregroundDeletion")
+        elif policy == "Orphan" and "orphan" not in finalizers and self.registry.has_dependents(current):
+            finalizers.append("orphan")
+        grace = self.strategy.graceful_period(current, opts.grace_period_seconds)
+        holding = finalizers + self.strategy.spec_finalizers(current)
+        if meta.get("deletionTimestamp"):
+            if grace <= 0 and not holding:
+                return await self._delete_now(current, ctx), True
+            current_grace = meta.get("deletionGracePeriodSeconds")
+            shorter = grace > 0 and current_grace is not None and grace < int(current_grace)
+            if finalizers == list(meta.get("finalizers") or []) and not shorter:
+                return current, False  # already terminating; waiting for finalizers or the kubelet
+            if shorter:  # a second delete may shorten the grace period, never lengthen it
+                new_meta["deletionTimestamp"] = _rfc3339_in(grace)
+                new_meta["deletionGracePeriodSeconds"] = grace
+        elif not holding and grace <= 0:
+            return await self._delete_now(current, ctx), True
+        new_meta["finalizers"] = finalizers
+        if not new_meta["finalizers"]:
+            del new_meta["finalizers"]
+        if not meta.get("deletionTimestamp"):
+            new_meta["deletionTimestamp"] = _rfc3339_in(grace)
+            new_meta["deletionGracePeriodSeconds"] = max(grace, 0)
+            self.strategy.on_terminating(new)
+        data = self._to_storage(new)
+        if ctx.dry_run:
+            return new, False
+        try:
+            revision = await self.backend.update(self.key(ns, name), data, int(meta["resourceVersion"]))
+        except RevisionMismatchError:
+            raise _StaleRead() from None
+        except KeyNotFoundError:
+            raise self._not_found(name) from None
+        await self.watch_cache.wait_for(revision)
+        new_meta["resourceVersion"] = str(revision)
+        return new, False
 
     def _precondition_failed(self, namespace: str, name: str, detail: str) -> errors.StatusError:
         """Upstream reports failed delete preconditions as the storage layer's error text."""
@@ -725,6 +747,10 @@ class Store:
                 if exc.code != 404:
                     raise
         return deleted
+
+
+class _StaleRead(Exception):
+    """The object changed between our read and our write: read again, freshly."""
 
 
 def _same_content(new: Obj, current: Obj) -> bool:

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import binascii
 import json
-from fractions import Fraction
+from decimal import Decimal
 from typing import Any
 
+from kubelite.api.quantity import Quantity, format_quantity
 from kubelite.schema import names
 from kubelite.schema.fielderrors import (
     Cause,
@@ -55,7 +56,6 @@ from kubelite.schema.podvalidation import (
     validate_resource_quantity_value,
     validate_taint_effect,
 )
-from kubelite.schema.quantity import Quantity, format_quantity
 
 Obj = dict[str, Any]
 
@@ -584,8 +584,8 @@ def _limit_item(item: Obj, path: str) -> list[Cause]:
         if ra is not None and ra.amount < 1:
             causes.append(invalid(key(child(path, "maxLimitRequestRatio"), name), _q(ra), f"ratio {_q(ra)} is less than 1"))
         if ra is not None and lo is not None and hi is not None and lo.amount > 0:
-            limit = hi.amount / lo.amount
-            if ra.amount > limit:
+            limit = float(hi.amount) / float(lo.amount)  # upstream divides float64s too
+            if float(ra.amount) > limit:
                 causes.append(
                     invalid(
                         key(child(path, "maxLimitRequestRatio"), name),
@@ -748,8 +748,8 @@ def _storage(spec: Obj) -> Any:
     return as_dict(as_dict(spec.get("resources")).get("requests")).get("storage")
 
 
-def _amount(value: Any) -> Fraction | None:
-    return quantity_value(value) if value is not None else Fraction(0)
+def _amount(value: Any) -> Decimal | None:
+    return quantity_value(value) if value is not None else Decimal(0)
 
 
 def validate_persistent_volume_claim(obj: Obj, old: Obj | None) -> list[Cause]:

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from kubelite.schema.quantity import QuantityError, format_quantity, parse_quantity, round_up_to_milli
+from kubelite.api.quantity import QuantityError, format_quantity, parse_quantity, round_up_to_milli
 
 Obj = dict[str, Any]
 Defaulter = Callable[[Obj], None]
@@ -73,7 +73,7 @@ def _canonical_resource_list(resources: Any, round_to_milli: bool) -> None:
     for name, value in list(resources.items()):
         try:
             quantity = parse_quantity(value)
-        except (QuantityError, TypeError):
+        except QuantityError:
             continue  # validation reports it
         if round_to_milli:
             quantity = round_up_to_milli(quantity)
@@ -187,7 +187,7 @@ def _default_volume(volume: Obj) -> None:
 def _canonical_size_limit(empty_dir: Obj) -> None:
     try:
         empty_dir["sizeLimit"] = format_quantity(parse_quantity(empty_dir["sizeLimit"]))
-    except (QuantityError, TypeError):
+    except QuantityError:
         pass
 
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import math
 import posixpath
-from fractions import Fraction
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from kubelite.api.quantity import Quantity, QuantityError, format_quantity, is_multiple_of, parse_quantity
 from kubelite.schema import names
 from kubelite.schema.fielderrors import (
     Cause,
@@ -44,7 +45,6 @@ from kubelite.schema.metavalidation import (
     validate_labels,
     validate_template_object_meta,
 )
-from kubelite.schema.quantity import Quantity, QuantityError, format_quantity, parse_quantity
 
 Obj = dict[str, Any]
 
@@ -197,7 +197,7 @@ def _parsed_quantity(value: str | int | float) -> Quantity | str:
     """A quantity, or upstream's parse error text (cached: quantities repeat across objects)."""
     try:
         return parse_quantity(value)
-    except (QuantityError, TypeError) as exc:
+    except QuantityError as exc:
         return str(exc)
 
 
@@ -210,7 +210,7 @@ def parse_quantity_field(value: Any, path: str, causes: list[Cause]) -> Quantity
         return None
     try:
         return parse_quantity(value)
-    except (QuantityError, TypeError) as exc:
+    except QuantityError as exc:
         causes.append(invalid(path, str(value), str(exc)))
         return None
 
@@ -261,7 +261,7 @@ def validate_resource_quantity_value(resource: str, q: Quantity, path: str) -> l
     causes = []
     if q.amount < 0:
         causes.append(invalid(path, format_quantity(q), "must be greater than or equal to 0"))
-    if is_integer_resource(resource) and q.amount.denominator != 1:
+    if is_integer_resource(resource) and not q.is_integer():
         causes.append(invalid(path, GoText(format_quantity(q)), "must be an integer"))
     return causes
 
@@ -271,7 +271,7 @@ def _hugepage_error(name: str, q: Quantity) -> str | None:
         size = parse_quantity(name[len("hugepages-") :])
     except QuantityError:
         return None
-    if size.amount > 0 and (q.amount % size.amount != 0 or q.amount <= 0):
+    if size.amount > 0 and (q.amount <= 0 or not is_multiple_of(q, size)):
         return f"{format_quantity(q)} is not positive integer multiple of {name}"
     return None
 
@@ -1762,7 +1762,7 @@ def _collect_diff(old: Any, new: Any, path: str, lines: list[str]) -> None:
         lines.append(f"+ {path}: {json.dumps(new, sort_keys=True)}")
 
 
-def quantity_value(value: Any) -> Fraction | None:
+def quantity_value(value: Any) -> Decimal | None:
     """The exact value of a quantity field, or None when it does not parse."""
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         parsed = _parsed_quantity(value)

@@ -15,6 +15,8 @@ from decimal import Decimal
 from typing import Any
 
 from kubelite.api.errors import StatusError, bad_request, cause, invalid
+from kubelite.api.quantity import FORMAT_WRONG as QUANTITY_FORMAT_WRONG
+from kubelite.api.quantity import quantity_error
 from kubelite.api.schematypes import SchemaNode
 from kubelite.schema.definitions import (
     K_ANY,
@@ -335,7 +337,7 @@ class _Walker:
         elif kind == K_QUANTITY:
             if t is int or t is float:
                 return
-            message = quantity_error(value.strip()) if t is str else QUANTITY_FORMAT_ERROR
+            message = quantity_error(value.strip()) if t is str else QUANTITY_FORMAT_WRONG
             if message is not None:
                 raise _HardError(message)
         elif kind in (K_TIME, K_MICRO_TIME):
@@ -399,44 +401,7 @@ def check_object(
 # Go parsers whose error texts reach clients
 # ---------------------------------------------------------------------------------------------
 
-QUANTITY_FORMAT_ERROR = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
-QUANTITY_SUFFIX_ERROR = "unable to parse quantity's suffix"
-_QUANTITY_SUFFIXES = frozenset({"", "n", "u", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"})
-_SUFFIX_CHARS = frozenset("eEinumkKMGTP")
 _DIGITS = frozenset("0123456789")
-
-
-def quantity_error(text: str) -> str | None:
-    """The error `resource.ParseQuantity` returns for `text`, or None when it parses."""
-    if not text:
-        return QUANTITY_FORMAT_ERROR
-    end = len(text)
-    pos = 1 if text[0] in "+-" else 0
-    while pos < end and text[pos] == "0":
-        pos += 1
-    while pos < end and text[pos] in _DIGITS:
-        pos += 1
-    if pos < end and text[pos] == ".":
-        pos += 1
-        while pos < end and text[pos] in _DIGITS:
-            pos += 1
-    suffix_start = pos
-    while pos < end and text[pos] in _SUFFIX_CHARS:
-        pos += 1
-    if pos < end and text[pos] in "+-":
-        pos += 1
-    while pos < end and text[pos] in _DIGITS:
-        pos += 1
-    if pos < end:
-        return QUANTITY_FORMAT_ERROR
-    suffix = text[suffix_start:]
-    if suffix in _QUANTITY_SUFFIXES:
-        return None
-    if len(suffix) > 1 and suffix[0] in "eE" and _go_atoi(suffix[1:]) is not None:
-        return None
-    return QUANTITY_SUFFIX_ERROR
-
-
 _B64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 
 

@@ -6,12 +6,19 @@ import pytest
 
 from kubelite.api.quantity import (
     FORMAT_WRONG,
+    NUMERIC,
     SUFFIX,
+    Quantity,
+    QuantityError,
     canonical_quantity,
     format_quantity,
+    is_multiple_of,
     is_valid_quantity,
     parse_quantity,
+    quantity_error,
     quantity_format,
+    quantity_from_amount,
+    round_up_to_milli,
 )
 
 
@@ -165,14 +172,30 @@ def test_numbers_from_json() -> None:
         ("1KiB", FORMAT_WRONG),
         ("1e", SUFFIX),
         ("--1", SUFFIX),
-        ("1e99999999999", SUFFIX),
+        ("1e99999999999999999999", SUFFIX),  # the exponent must fit an int64
+        ("e-10", NUMERIC),  # the slow path's inf.Dec needs a digit
+        (".e-10", NUMERIC),
     ],
 )
 def test_invalid(text: str, message: str) -> None:
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(QuantityError) as caught:
         canonical_quantity(text)
     assert str(caught.value) == message
     assert not is_valid_quantity(text)
+    assert quantity_error(text) == message
+
+
+def test_exponent_is_truncated_to_int32_as_upstream() -> None:
+    # strconv.ParseInt accepts 99999999999; int32() keeps its low 32 bits: 1215752191
+    assert canonical_quantity("1e99999999999") == "10e1215752190"
+    assert canonical_quantity("1e2147483648") == "1e-9"  # wraps to -2^31, then rounds up to nanos
+    assert quantity_error("1e99999999999") is None
+
+
+def test_numberless_values_are_zero_on_the_fast_path() -> None:
+    for text in ("+", "-", ".", "Ki", "e-9"):
+        assert canonical_quantity(text) == "0"
+        assert quantity_error(text) is None
 
 
 def test_invalid_types() -> None:
@@ -182,18 +205,70 @@ def test_invalid_types() -> None:
 
 
 def test_values_and_formats() -> None:
-    assert parse_quantity("1.5Gi") == Decimal(1610612736)
-    assert parse_quantity("100m") == Decimal("0.1")
-    assert parse_quantity("-2k") == Decimal(-2000)
-    assert parse_quantity("0.1n") == Decimal("1e-9")
-    assert parse_quantity("1e1000000") == Decimal("1e1000000")
+    assert parse_quantity("1.5Gi").amount == Decimal(1610612736)
+    assert parse_quantity("100m").amount == Decimal("0.1")
+    assert parse_quantity("-2k").amount == Decimal(-2000)
+    assert parse_quantity("0.1n").amount == Decimal("1e-9")
+    assert parse_quantity("-0.1n").amount == Decimal("-1e-9")
+    assert parse_quantity("1e1000000").amount == Decimal("1e1000000")
+    assert parse_quantity("9Ei").amount == Decimal(2**63 - 1)
+    assert parse_quantity("-9Ei").amount == Decimal(-(2**63 - 1))
     assert quantity_format("1Gi") == "BinarySI"
     assert quantity_format("1G") == "DecimalSI"
     assert quantity_format("1e9") == "DecimalExponent"
+    # upstream: a BinarySI value strictly between 0 and 1 becomes DecimalSI
+    assert quantity_format("0.0001Ki") == "DecimalSI"
+    assert quantity_format("0.5Ki") == "BinarySI"
+
+
+def test_quantity_helpers() -> None:
+    assert parse_quantity("-1").sign() == -1
+    assert parse_quantity("0").sign() == 0
+    assert parse_quantity("2Gi").is_integer()
+    assert not parse_quantity("1500m").is_integer()
+    assert parse_quantity("1e40").is_integer()
+    assert str(parse_quantity("1.5Gi")) == "1536Mi"
+    assert str(parse_quantity("+5")) == "+5"
 
 
 def test_format_quantity_for_computed_amounts() -> None:
-    assert format_quantity(Decimal("1.5")) == "1500m"
-    assert format_quantity(3 * 1024**3, "BinarySI") == "3Gi"
-    assert format_quantity(Decimal("0.25"), "BinarySI") == "250m"
-    assert format_quantity(0) == "0"
+    assert format_quantity(quantity_from_amount(Decimal("1.5"))) == "1500m"
+    assert format_quantity(quantity_from_amount(3 * 1024**3, "BinarySI")) == "3Gi"
+    assert format_quantity(quantity_from_amount(Decimal("0.25"), "BinarySI")) == "250m"
+    assert format_quantity(quantity_from_amount(0)) == "0"
+    assert format_quantity(quantity_from_amount(Decimal("1e-12"))) == "1n"
+    assert format_quantity(quantity_from_amount(2**70, "BinarySI")) == "9223372036854775807"
+
+
+@pytest.mark.parametrize(
+    ("text", "rounded"),
+    [
+        ("1.5m", "2m"),
+        ("100u", "1m"),
+        ("-100u", "-1m"),
+        ("1n", "1m"),
+        ("1000u", "1m"),
+        ("500m", "500m"),
+        ("+5", "+5"),  # RoundUp keeps the cached string when no rounding is needed
+        ("1.500", "1.500"),
+        ("0", "0"),
+        ("1.1Ki", "1126400m"),
+        ("0.0001Ki", "103m"),
+    ],
+)
+def test_round_up_to_milli(text: str, rounded: str) -> None:
+    assert format_quantity(round_up_to_milli(parse_quantity(text))) == rounded
+
+
+def test_is_multiple_of() -> None:
+    page = parse_quantity("2Mi")
+    assert is_multiple_of(parse_quantity("4Mi"), page)
+    assert is_multiple_of(parse_quantity("0"), page)
+    assert not is_multiple_of(parse_quantity("3Mi"), page)
+    assert not is_multiple_of(parse_quantity("1Mi"), page)
+    assert not is_multiple_of(parse_quantity("2097152.5"), page)
+    assert is_multiple_of(parse_quantity("1e40"), parse_quantity("1e-3"))
+    assert is_multiple_of(parse_quantity("1e40"), page)
+    assert not is_multiple_of(parse_quantity("1e20"), page)  # 10^20 has only twenty factors of 2
+    assert is_multiple_of(parse_quantity("2e2000000000"), parse_quantity("2"))
+    assert is_multiple_of(parse_quantity("6m"), Quantity(Decimal("0.002"), "DecimalSI"))
