@@ -5,7 +5,8 @@ sigs.k8s.io/structured-merge-diff merge/typed), on plain JSON-shaped objects.
   stopped applying, detect conflicts with other managers and record the applier's field set.
 - `track_update`: after a create/update/patch, give the changed fields to the writer
   (operation "Update") and take them away from everybody else.
-- `validate_managed_fields`: the ObjectMeta checks upstream runs on managedFields.
+- `validate_managed_fields` / `managed_fields_causes`: the ObjectMeta checks upstream runs on
+  managedFields (kubelite.schema's ObjectMeta validation uses them too).
 
 Objects passed in are never mutated. The managedFields of `live`/`old` are trusted to be in the
 canonical spelling this module writes; managedFields sent by a client are re-read and
@@ -39,8 +40,6 @@ from kubelite.api.fieldpath import (
     encode_tree,
     ensure_named_fields_are_members,
     field_set_of,
-    go_json,
-    go_quote,
     intersection_children,
     is_member,
     list_item_pe,
@@ -49,6 +48,7 @@ from kubelite.api.fieldpath import (
     recursive_difference_children,
     union_children,
 )
+from kubelite.api.gofmt import go_json, go_quote
 from kubelite.api.schematypes import SchemaNode
 
 LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
@@ -1084,17 +1084,23 @@ def apply_patch(
 
 
 def validate_managed_fields(obj: dict[str, Any]) -> list[dict[str, str]]:
-    """Upstream ValidateManagedFields (part of ObjectMeta validation, a 422 Invalid): causes for
-    entries with a bad operation or fieldsType, a manager longer than 128 bytes or with
-    unprintable characters, or a subresource longer than 256 bytes."""
+    """Upstream ValidateManagedFields (part of ObjectMeta validation, a 422 Invalid) of an object's
+    `metadata.managedFields`; see `managed_fields_causes`."""
     raw = _managed_fields_of(obj)
     if not isinstance(raw, list):
         return []
+    return managed_fields_causes(raw, "metadata.managedFields")
+
+
+def managed_fields_causes(entries: list[Any], path: str) -> list[dict[str, str]]:
+    """Causes for managedFields entries (at `path`) with a bad operation or fieldsType, a manager
+    longer than 128 bytes or with unprintable characters, or a subresource longer than 256 bytes.
+    Lengths and positions are in bytes, as Go counts them."""
     causes: list[dict[str, str]] = []
-    for i, entry in enumerate(raw):
+    for i, entry in enumerate(entries):
         if not isinstance(entry, dict):
-            continue
-        where = f"metadata.managedFields[{i}]"
+            continue  # not an entry at all: decoding reports it
+        where = f"{path}[{i}]"
         operation = entry.get("operation") or ""
         if operation not in ("Apply", "Update"):
             causes.append(
@@ -1152,6 +1158,7 @@ __all__ = [
     "conflict_error",
     "default_reset_fields",
     "field_set_of",
+    "managed_fields_causes",
     "track_update",
     "validate_managed_fields",
 ]

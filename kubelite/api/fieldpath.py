@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
+from kubelite.api.gofmt import go_float, go_json, go_quote
 from kubelite.api.schematypes import SchemaNode
 
 DOT = "."
@@ -35,46 +35,6 @@ DOT = "."
 # ---------------------------------------------------------------------------------------------
 # Path elements: canonical spelling, order and human-readable form
 # ---------------------------------------------------------------------------------------------
-
-_HTML_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
-
-
-def go_json(value: Any) -> str:
-    """Compact JSON as Go's encoding/json writes it: sorted map keys, HTML characters escaped,
-    integral floats without a fraction."""
-    if type(value) is str:
-        text = encode_basestring(value)
-    elif value is True:
-        return "true"
-    elif value is False:
-        return "false"
-    elif value is None:
-        return "null"
-    elif isinstance(value, int):
-        return str(value)
-    elif isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e21:
-            return str(int(value))
-        return json.dumps(value)
-    else:
-        text = json.dumps(
-            _ints_for_integral_floats(value), ensure_ascii=False, sort_keys=True, separators=(",", ":")
-        )
-    if "<" in text or ">" in text or "&" in text or "\u2028" in text or "\u2029" in text:
-        for raw, escaped in _HTML_ESCAPES.items():
-            text = text.replace(raw, escaped)
-    return text
-
-
-def _ints_for_integral_floats(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _ints_for_integral_floats(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_ints_for_integral_floats(v) for v in value]
-    return value
-
 
 def field_pe(name: str) -> str:
     return "f:" + name
@@ -174,37 +134,6 @@ def _sorted_pes(keys: Iterable[str]) -> list[str]:
     return pes
 
 
-def go_quote(text: str) -> str:
-    """Go's strconv.Quote (what `%q` prints)."""
-    out = ['"']
-    for ch in text:
-        if ch == '"' or ch == "\\":
-            out.append("\\" + ch)
-        elif ch.isprintable():
-            out.append(ch)
-        elif ch in _GO_SHORT_ESCAPES:
-            out.append(_GO_SHORT_ESCAPES[ch])
-        elif ord(ch) < 0x80:
-            out.append(f"\\x{ord(ch):02x}")
-        elif ord(ch) < 0x10000:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    out.append('"')
-    return "".join(out)
-
-
-_GO_SHORT_ESCAPES = {
-    "\a": "\\a",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-}
-
-
 def _go_value_string(value: Any) -> str:
     """Upstream value.ToString: the human-readable form used in path strings."""
     if value is None:
@@ -214,9 +143,7 @@ def _go_value_string(value: Any) -> str:
     if value is False:
         return "false"
     if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e21:
-            return str(int(value))
-        return repr(value)
+        return go_float(value)  # %v
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):

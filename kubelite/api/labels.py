@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kubelite.api.errors import bad_request
+from kubelite.api.gofmt import go_quote, go_string_slice
+from kubelite.api.namerules import is_qualified_name, is_valid_label_value
 
 # Operators, spelled as upstream's selection.Operator values.
 IN = "in"
@@ -30,111 +32,9 @@ LESS_THAN = "lt"
 _BINARY_OPERATORS = (IN, NOT_IN, EQUALS, DOUBLE_EQUALS, NOT_EQUALS, GREATER_THAN, LESS_THAN)
 _EXPECTED_OPERATORS = ", ".join(_BINARY_OPERATORS)
 
-# ---- label key / value syntax (upstream util/validation IsQualifiedName, IsValidLabelValue) ----
-
-_NAME_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-_NAME_RE = re.compile(_NAME_FMT)
-_NAME_MSG = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
-_VALUE_FMT = "(" + _NAME_FMT + ")?"
-_VALUE_RE = re.compile(_VALUE_FMT)
-_VALUE_MSG = (
-    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
-    "and must start and end with an alphanumeric character"
-)
-_DNS_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS_SUBDOMAIN_FMT = _DNS_LABEL_FMT + "(\\." + _DNS_LABEL_FMT + ")*"
-_DNS_SUBDOMAIN_RE = re.compile(_DNS_SUBDOMAIN_FMT)
-_DNS_SUBDOMAIN_MSG = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
-    "and must start and end with an alphanumeric character"
-)
 _INT64_RE = re.compile(r"[+-]?[0-9]+")
 _INT64_MIN = -(1 << 63)
 _INT64_MAX = (1 << 63) - 1
-
-
-def _regex_error(msg: str, fmt: str, *examples: str) -> str:
-    if not examples:
-        return f"{msg} (regex used for validation is '{fmt}')"
-    shown = " or ".join(f"'{example}', " for example in examples)
-    return f"{msg} (e.g. {shown}regex used for validation is '{fmt}')"
-
-
-def _byte_len(text: str) -> int:
-    """Go measures strings in bytes."""
-    return len(text) if text.isascii() else len(text.encode())
-
-
-def _max_len_error(length: int) -> str:
-    return f"must be no more than {length} characters"
-
-
-def label_key_errors(key: str) -> list[str]:
-    """Why `key` is not a valid label key (a "qualified name"); empty when it is valid."""
-    errors: list[str] = []
-    parts = key.split("/")
-    if len(parts) == 1:
-        name = parts[0]
-    elif len(parts) == 2:
-        prefix, name = parts
-        if not prefix:
-            errors.append("prefix part must be non-empty")
-        else:
-            if _byte_len(prefix) > 253:
-                errors.append("prefix part " + _max_len_error(253))
-            if not _DNS_SUBDOMAIN_RE.fullmatch(prefix):
-                errors.append(
-                    "prefix part " + _regex_error(_DNS_SUBDOMAIN_MSG, _DNS_SUBDOMAIN_FMT, "example.com")
-                )
-    else:
-        return [
-            "a qualified name "
-            + _regex_error(_NAME_MSG, _NAME_FMT, "MyName", "my.name", "123-abc")
-            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
-        ]
-    if not name:
-        errors.append("name part must be non-empty")
-    elif _byte_len(name) > 63:
-        errors.append("name part " + _max_len_error(63))
-    if not _NAME_RE.fullmatch(name):
-        errors.append("name part " + _regex_error(_NAME_MSG, _NAME_FMT, "MyName", "my.name", "123-abc"))
-    return errors
-
-
-def label_value_errors(value: str) -> list[str]:
-    """Why `value` is not a valid label value; empty when it is valid."""
-    errors: list[str] = []
-    if _byte_len(value) > 63:
-        errors.append(_max_len_error(63))
-    if not _VALUE_RE.fullmatch(value):
-        errors.append(_regex_error(_VALUE_MSG, _VALUE_FMT, "MyValue", "my_value", "12345"))
-    return errors
-
-
-def go_quote(text: str) -> str:
-    """Go's %q of a string (strconv.Quote), as upstream error messages print bad values."""
-    out = ['"']
-    for ch in text:
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch >= " " and ch != "\x7f":
-            out.append(ch)
-        else:
-            out.append(_GO_ESCAPES.get(ch) or f"\\x{ord(ch):02x}")
-    out.append('"')
-    return "".join(out)
-
-
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
-
-
-def _go_string_slice(values: list[str] | None) -> str:
-    """Go's %#v of a []string."""
-    if values is None:
-        return "[]string(nil)"
-    return "[]string{" + ", ".join(go_quote(v) for v in values) + "}"
 
 
 def _aggregate(messages: list[str]) -> str:
@@ -224,7 +124,7 @@ def new_requirement(
     paths in messages (None prints as upstream's nil path does: `key`, `values[0]`)."""
     errors: list[str] = []
     base = f"{path}." if path else ""
-    key_errors = label_key_errors(key)
+    key_errors = is_qualified_name(key)
     if key_errors:
         errors.append(f"{base}key: Invalid value: {go_quote(key)}: {'; '.join(key_errors)}")
     given = values or []
@@ -232,24 +132,24 @@ def new_requirement(
     if operator in (IN, NOT_IN):
         if not given:
             errors.append(
-                f"{values_path}: Invalid value: {_go_string_slice(values)}: "
+                f"{values_path}: Invalid value: {go_string_slice(values)}: "
                 "for 'in', 'notin' operators, values set can't be empty"
             )
     elif operator in (EQUALS, DOUBLE_EQUALS, NOT_EQUALS):
         if len(given) != 1:
             errors.append(
-                f"{values_path}: Invalid value: {_go_string_slice(values)}: exact-match compatibility requires one single value"
+                f"{values_path}: Invalid value: {go_string_slice(values)}: exact-match compatibility requires one single value"
             )
     elif operator in (EXISTS, DOES_NOT_EXIST):
         if given:
             errors.append(
-                f"{values_path}: Invalid value: {_go_string_slice(values)}: "
+                f"{values_path}: Invalid value: {go_string_slice(values)}: "
                 "values set must be empty for exists and does not exist"
             )
     elif operator in (GREATER_THAN, LESS_THAN):
         if len(given) != 1:
             errors.append(
-                f"{values_path}: Invalid value: {_go_string_slice(values)}: "
+                f"{values_path}: Invalid value: {go_string_slice(values)}: "
                 "for 'Gt', 'Lt' operators, exactly one value is required"
             )
         for index, value in enumerate(given):
@@ -264,7 +164,7 @@ def new_requirement(
             f"{base}operator: Unsupported value: {go_quote(operator)}: supported values: {supported}"
         )
     for index, value in enumerate(given):
-        value_errors = label_value_errors(value)
+        value_errors = is_valid_label_value(value)
         if value_errors:
             errors.append(
                 f"{values_path}[{index}][{key}]: Invalid value: {go_quote(value)}: {'; '.join(value_errors)}"
@@ -449,7 +349,7 @@ class _Parser:
             token, key = self.consume(True)
         if token != _ID:
             raise LabelSelectorError(f"found '{key}', expected: identifier")
-        key_errors = label_key_errors(key)
+        key_errors = is_qualified_name(key)
         if key_errors:
             raise LabelSelectorError(f"<nil>: Invalid value: {go_quote(key)}: {'; '.join(key_errors)}")
         following, _ = self.lookahead(True)

@@ -2,12 +2,13 @@
 
 `kubelite.schema` implements `SchemaNode` over upstream's JSON Schemas and over CRD
 `openAPIV3Schema`; `kubelite.api` algorithms (strategic merge, server-side apply) consume it.
-This module defines only the protocol: it must not load or know any concrete schema.
+This module defines the protocol and `RawSchemaExtensions`, its `x-kubernetes-*` members read from
+a node's JSON Schema dict; it must not load or know any concrete schema.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class SchemaNode(Protocol):
@@ -52,3 +53,31 @@ class SchemaNode(Protocol):
     @property
     def map_type(self) -> str | None:
         """x-kubernetes-map-type: 'atomic' or 'granular'."""
+
+
+class RawSchemaExtensions:
+    """The `x-kubernetes-*` members of `SchemaNode`, read from `self.raw` (the node's JSON Schema
+    dict), for implementations to inherit."""
+
+    __slots__ = ()
+    raw: dict[str, Any]
+
+    @property
+    def patch_strategy(self) -> str | None:
+        return self.raw.get("x-kubernetes-patch-strategy")
+
+    @property
+    def patch_merge_key(self) -> str | None:
+        return self.raw.get("x-kubernetes-patch-merge-key")
+
+    @property
+    def list_type(self) -> str | None:
+        return self.raw.get("x-kubernetes-list-type")
+
+    @property
+    def list_map_keys(self) -> list[str]:
+        return list(self.raw.get("x-kubernetes-list-map-keys") or ())
+
+    @property
+    def map_type(self) -> str | None:
+        return self.raw.get("x-kubernetes-map-type")

@@ -20,12 +20,12 @@ Must not mutate its inputs; the result shares no dict or list with them.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from kubelite.api.errors import StatusError, bad_request
+from kubelite.api.gofmt import go_float
 from kubelite.api.jsonvalue import copy_json, go_json_kind
 from kubelite.api.schematypes import SchemaNode
 
@@ -61,31 +61,6 @@ def _not_applied() -> StatusError:
     return StatusError(422, "Invalid", NOT_APPLIED_MESSAGE, {})
 
 
-def _go_float(number: float) -> str:
-    """Go's %v of a float64: shortest digits, exponent form below 1e-4 or from 1e21."""
-    if number != number:
-        return "NaN"
-    if number in (float("inf"), float("-inf")):
-        return "+Inf" if number > 0 else "-Inf"
-    sign, digit_tuple, exponent = Decimal(repr(number)).as_tuple()
-    digits = "".join(map(str, digit_tuple)).rstrip("0") or "0"
-    assert isinstance(exponent, int)
-    exponent += len(digit_tuple) - len(digits)
-    if digits == "0":
-        return "-0" if sign else "0"
-    scientific = exponent + len(digits) - 1
-    prefix = "-" if sign else ""
-    if -4 <= scientific < 21:
-        if exponent >= 0:
-            return prefix + digits + "0" * exponent
-        point = len(digits) + exponent
-        if point > 0:
-            return prefix + digits[:point] + "." + digits[point:]
-        return prefix + "0." + "0" * -point + digits
-    mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-    return f"{prefix}{mantissa}e{'-' if scientific < 0 else '+'}{abs(scientific):02d}"
-
-
 def _go_value(value: Any) -> str:
     """Go's %v of decoded JSON, as upstream's error messages print maps and lists."""
     if value is None:
@@ -95,7 +70,7 @@ def _go_value(value: Any) -> str:
     if value is False:
         return "false"
     if isinstance(value, float):
-        return _go_float(value)
+        return go_float(value)
     if isinstance(value, dict):
         return "map[" + " ".join(f"{key}:{_go_value(value[key])}" for key in sorted(value)) + "]"
     if isinstance(value, list):

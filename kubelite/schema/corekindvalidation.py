@@ -16,6 +16,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from kubelite.api.gofmt import go_quote
 from kubelite.api.quantity import Quantity, format_quantity
 from kubelite.schema import names
 from kubelite.schema.fielderrors import (
@@ -24,7 +25,6 @@ from kubelite.schema.fielderrors import (
     child,
     duplicate,
     forbidden,
-    go_quote,
     go_string_slice,
     immutable,
     index,

@@ -14,7 +14,7 @@ import zoneinfo
 from functools import lru_cache
 from typing import NamedTuple
 
-from kubelite.schema.fielderrors import go_quote
+from kubelite.api.gofmt import go_quote
 
 
 class _Bounds(NamedTuple):

@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from kubelite.api.schematypes import RawSchemaExtensions
+
 SCHEMA_PACKAGE = "kubernetes_validate"
 SCHEMA_PATH = ("kubernetes-json-schema", "v1.33.0-local", "_definitions.json")
 REF_PREFIX = "#/$defs/"
@@ -113,7 +115,7 @@ def _kind_of(raw: dict[str, Any], definition: str | None) -> int:
     return K_ANY
 
 
-class DefinitionNode:
+class DefinitionNode(RawSchemaExtensions):
     """One node of the built-in schemas; implements `kubelite.api.schematypes.SchemaNode`.
 
     `definition` is the definition name for named types (`io.k8s.api.core.v1.PodSpec`) and None
@@ -167,25 +169,7 @@ class DefinitionNode:
     def preserve_unknown_fields(self) -> bool:
         return self.kind == K_ANY
 
-    @property
-    def patch_strategy(self) -> str | None:
-        return self.raw.get("x-kubernetes-patch-strategy")
-
-    @property
-    def patch_merge_key(self) -> str | None:
-        return self.raw.get("x-kubernetes-patch-merge-key")
-
-    @property
-    def list_type(self) -> str | None:
-        return self.raw.get("x-kubernetes-list-type")
-
-    @property
-    def list_map_keys(self) -> list[str]:
-        return list(self.raw.get("x-kubernetes-list-map-keys") or ())
-
-    @property
-    def map_type(self) -> str | None:
-        return self.raw.get("x-kubernetes-map-type")
+    # patch_strategy, patch_merge_key, list_type, list_map_keys, map_type: RawSchemaExtensions
 
     # --- extras -----------------------------------------------------------------------------
 

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kubelite.api.errors import cause
+from kubelite.api.gofmt import go_float, go_quote
+from kubelite.api.gofmt import go_string_slice as _go_string_slice
 
 Cause = dict[str, str]
 
@@ -59,41 +61,6 @@ def key(path: str, k: str) -> str:
     return f"{path}[{k}]"
 
 
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
-
-
-def go_quote(s: str) -> str:
-    """strconv.Quote: double quotes, Go escapes, printable Unicode kept as is."""
-    out = ['"']
-    for ch in s:
-        if ch == '"' or ch == "\\":
-            out.append("\\" + ch)
-        elif ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        elif ch.isprintable() or ch == " ":
-            out.append(ch)
-        elif ord(ch) < 0x80:
-            out.append(f"\\x{ord(ch):02x}")
-        elif ord(ch) <= 0xFFFF:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    out.append('"')
-    return "".join(out)
-
-
-def go_float(value: float) -> str:
-    """%v of a float64 (shortest representation, exponent form from 1e21)."""
-    if value == int(value) and abs(value) < 1e21:
-        return str(int(value))
-    text = repr(value)
-    if "e" in text:
-        mantissa, exp = text.split("e")
-        sign = "-" if exp.startswith("-") else "+"
-        return f"{mantissa}e{sign}{abs(int(exp)):02d}"
-    return text
-
-
 def go_string_map(value: Mapping[str, Any] | None) -> GoText:
     """%#v of a map[string]string (nil for None)."""
     if value is None:
@@ -104,9 +71,7 @@ def go_string_map(value: Mapping[str, Any] | None) -> GoText:
 
 def go_string_slice(value: Iterable[Any] | None, type_name: str = "string") -> GoText:
     """%#v of a []string (or a slice of another string-kinded type)."""
-    if value is None:
-        return GoText(f"[]{type_name}(nil)")
-    return GoText(f"[]{type_name}{{" + ", ".join(go_quote(str(v)) for v in value) + "}")
+    return GoText(_go_string_slice(value, type_name))
 
 
 def label_selector_string(selector: Mapping[str, Any] | None) -> GoText:

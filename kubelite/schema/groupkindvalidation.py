@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubelite.api.gofmt import go_quote
 from kubelite.schema import names
 from kubelite.schema.fielderrors import (
     Cause,
     GoText,
     child,
     forbidden,
-    go_quote,
     go_string_slice,
     immutable,
     index,
@@ -32,6 +32,7 @@ from kubelite.schema.kindhelpers import (
     go_struct,
     int_field,
     not_more_than_100_percent,
+    validate_kind_and_name,
     validate_meta,
     validate_positive_int_or_percent,
 )
@@ -277,17 +278,6 @@ _METRIC_TYPES = ["ContainerResource", "External", "Object", "Pods", "Resource"]
 _METRIC_FIELDS = {"Object": "object", "Pods": "pods", "Resource": "resource", "External": "external", "ContainerResource": "containerResource"}
 
 
-def _cross_version_ref(ref: Obj, path: str) -> list[Cause]:
-    causes: list[Cause] = []
-    for field in ("kind", "name"):
-        value = as_str(ref.get(field))
-        if not value:
-            causes.append(required(child(path, field), ""))
-        else:
-            causes.extend(invalid(child(path, field), value, m) for m in names.is_valid_path_segment_name(value))
-    return causes
-
-
 def _metric_target(target: Obj, path: str) -> list[Cause]:
     causes: list[Cause] = []
     kind = as_str(target.get("type"))
@@ -350,7 +340,7 @@ def validate_horizontal_pod_autoscaler(obj: Obj, old: Obj | None) -> list[Cause]
         causes.append(invalid("spec.maxReplicas", maximum, "must be greater than 0"))
     if minimum is not None and maximum < minimum:
         causes.append(invalid("spec.maxReplicas", maximum, "must be greater than or equal to `minReplicas`"))
-    causes.extend(_cross_version_ref(as_dict(spec.get("scaleTargetRef")), "spec.scaleTargetRef"))
+    causes.extend(validate_kind_and_name(as_dict(spec.get("scaleTargetRef")), "spec.scaleTargetRef"))
     for i, metric in enumerate(as_list(spec.get("metrics"))):
         causes.extend(_metric(as_dict(metric), index("spec.metrics", i)))
     utilization = int_field(spec.get("targetCPUUtilizationPercentage"))  # autoscaling/v1

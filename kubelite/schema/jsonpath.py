@@ -16,13 +16,12 @@ Must not know about Kubernetes kinds or Tables; it only walks JSON-shaped data.
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from collections.abc import Callable
-from decimal import Decimal
 from functools import lru_cache
 from typing import Any
+
+from kubelite.api.gofmt import go_float, go_json
 
 
 class JSONPathError(ValueError):
@@ -441,49 +440,3 @@ def format_value(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return go_json(value)
     return str(value)
-
-
-def go_float(value: float) -> str:
-    """A float64 formatted like Go's `fmt.Sprint` (`%v`: shortest digits, exponent form when the
-    decimal exponent is below -4 or at least 6, e.g. `1e+06`, `0.0001`, `1.5e-05`)."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == 0:
-        return "-0" if math.copysign(1.0, value) < 0 else "0"
-    sign = "-" if value < 0 else ""
-    parts = Decimal(repr(abs(value))).normalize().as_tuple()
-    digits = "".join(str(d) for d in parts.digits)
-    exponent = int(parts.exponent) + len(digits) - 1  # decimal exponent of the leading digit
-    if exponent < -4 or exponent >= 6:
-        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{sign}{mantissa}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
-    point = exponent + 1
-    if point <= 0:
-        return f"{sign}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return sign + digits + "0" * (point - len(digits))
-    return f"{sign}{digits[:point]}.{digits[point:]}"
-
-
-def go_json(value: Any) -> str:
-    """Compact JSON like Go's encoding/json: sorted map keys, HTML-safe escapes, integral floats bare."""
-    text = json.dumps(_integral_floats(value), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    return (
-        text.replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("&", "\\u0026")
-        .replace("\u2028", "\\u2028")
-        .replace("\u2029", "\\u2029")
-    )
-
-
-def _integral_floats(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _integral_floats(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_integral_floats(v) for v in value]
-    return value

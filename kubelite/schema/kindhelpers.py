@@ -1,5 +1,5 @@
-"""Small pieces shared by the per-kind validators: ObjectMeta on create or update, upstream's
-semantic equality (nil and empty collections are equal), int-or-percent fields, and Go-style
+"""Small pieces shared by the per-kind validators: ObjectMeta on create or update, the kind and name
+of an object reference, upstream's semantic equality (nil and empty collections are equal), int-or-percent fields, and Go-style
 renderings of the few internal structs that upstream error messages print.
 
 Must not hold any kind's rules; kindvalidation, workloadvalidation and networkvalidation do.
@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from kubelite.api.gofmt import go_quote
 from kubelite.schema import names
-from kubelite.schema.fielderrors import Cause, GoText, go_quote, invalid, non_negative
-from kubelite.schema.metavalidation import validate_object_meta, validate_object_meta_update
+from kubelite.schema.fielderrors import Cause, GoText, child, invalid, non_negative, required
+from kubelite.schema.metavalidation import as_str, validate_object_meta, validate_object_meta_update
 
 Obj = dict[str, Any]
 
@@ -26,6 +27,19 @@ def validate_meta(
     if old is None:
         return validate_object_meta(obj.get("metadata"), namespaced, name_fn, kube_finalizers=kube_finalizers)
     return validate_object_meta_update(obj.get("metadata"), old.get("metadata"), kube_finalizers=kube_finalizers)
+
+
+def validate_kind_and_name(ref: Obj, path: str) -> list[Cause]:
+    """An object reference's `kind` and `name`: required, and each a valid path segment name
+    (ValidateCrossVersionObjectReference, validateIngressTypedLocalObjectReference)."""
+    causes: list[Cause] = []
+    for field in ("kind", "name"):
+        value = as_str(ref.get(field))
+        if not value:
+            causes.append(required(child(path, field), ""))
+        else:
+            causes.extend(invalid(child(path, field), value, m) for m in names.is_valid_path_segment_name(value))
+    return causes
 
 
 def semantic_equal(a: Any, b: Any) -> bool:

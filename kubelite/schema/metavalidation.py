@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from kubelite.api.apply import managed_fields_causes
 from kubelite.schema import names
 from kubelite.schema.fielderrors import (
     Cause,
@@ -30,8 +31,6 @@ from kubelite.schema.fielderrors import (
 Obj = dict[str, Any]
 
 STANDARD_FINALIZERS = frozenset({"kubernetes", "orphan", "foregroundDeletion"})
-FIELD_MANAGER_MAX_LENGTH = 128
-MAX_SUBRESOURCE_NAME_LENGTH = 256
 _SELECTOR_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 
 
@@ -222,30 +221,8 @@ def _validate_kube_finalizers(finalizers: Any, path: str) -> list[Cause]:
     return causes
 
 
-def _validate_field_manager(manager: str, path: str) -> list[Cause]:
-    causes = []
-    if len(manager) > FIELD_MANAGER_MAX_LENGTH:
-        causes.append(too_long(path, FIELD_MANAGER_MAX_LENGTH))
-    for i, ch in enumerate(manager.encode("utf-8").decode("utf-8")):
-        if not ch.isprintable() and ch != " ":
-            causes.append(invalid(path, manager, f"invalid character U+{ord(ch):04X} (at position {i})"))
-    return causes
-
-
 def _validate_managed_fields(entries: Any, path: str) -> list[Cause]:
-    causes: list[Cause] = []
-    for i, entry in enumerate(as_list(entries)):
-        entry, entry_path = as_dict(entry), index(path, i)
-        operation = as_str(entry.get("operation"))
-        if operation not in ("Apply", "Update"):
-            causes.append(invalid(child(entry_path, "operation"), operation, "must be `Apply` or `Update`"))
-        fields_type = as_str(entry.get("fieldsType"))
-        if fields_type and fields_type != "FieldsV1":
-            causes.append(invalid(child(entry_path, "fieldsType"), fields_type, "must be `FieldsV1`"))
-        causes.extend(_validate_field_manager(as_str(entry.get("manager")), child(entry_path, "manager")))
-        if len(as_str(entry.get("subresource"))) > MAX_SUBRESOURCE_NAME_LENGTH:
-            causes.append(too_long(child(entry_path, "subresource"), MAX_SUBRESOURCE_NAME_LENGTH))
-    return causes
+    return managed_fields_causes(as_list(entries), path)
 
 
 def _validate_meta_common(meta: Obj, path: str, kube_finalizers: bool) -> list[Cause]:

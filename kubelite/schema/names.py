@@ -5,6 +5,8 @@ Each `is_*` function returns a list of messages (empty when valid), like the Go 
 mirrors, so callers can attach them to any field path. Name functions taking `prefix` accept a
 generateName prefix (a trailing dash is allowed).
 
+The checks the api layer needs too (qualified names, label values, DNS-1123 subdomains) live in
+kubelite.api.namerules and are re-exported here.
 Must not know about objects, field paths or kinds; it checks single strings.
 """
 
@@ -14,23 +16,30 @@ import ipaddress
 import re
 from collections.abc import Callable, Mapping
 
+from kubelite.api.namerules import (
+    DNS1123_LABEL_FMT,
+    DNS1123_SUBDOMAIN_FMT,
+    DNS1123_SUBDOMAIN_MAX_LENGTH,
+    empty_error,
+    full_match,
+    go_len,
+    max_len_error,
+    regex_error,
+)
+from kubelite.api.namerules import is_dns1123_subdomain as is_dns1123_subdomain
+from kubelite.api.namerules import is_qualified_name as is_qualified_name
+from kubelite.api.namerules import is_valid_label_value as is_valid_label_value
+
 DNS1123_LABEL_MAX_LENGTH = 63
-DNS1123_SUBDOMAIN_MAX_LENGTH = 253
 DNS1035_LABEL_MAX_LENGTH = 63
-LABEL_VALUE_MAX_LENGTH = 63
-LABEL_KEY_NAME_MAX_LENGTH = 63
 TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024
 
-_DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS1123_SUBDOMAIN_FMT = _DNS1123_LABEL_FMT + "(\\." + _DNS1123_LABEL_FMT + ")*"
 _DNS1123_LABEL_UNDERSCORE_FMT = "_?[a-z0-9]([-_a-z0-9]*[a-z0-9])?"
 _DNS1123_SUBDOMAIN_UNDERSCORE_FMT = (
     _DNS1123_LABEL_UNDERSCORE_FMT + "(\\." + _DNS1123_LABEL_UNDERSCORE_FMT + ")*"
 )
 _DNS1035_LABEL_FMT = "[a-z]([-a-z0-9]*[a-z0-9])?"
-_WILDCARD_SUBDOMAIN_FMT = "\\*\\." + _DNS1123_SUBDOMAIN_FMT
-_LABEL_KEY_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-_LABEL_VALUE_FMT = "(" + _LABEL_KEY_FMT + ")?"
+_WILDCARD_SUBDOMAIN_FMT = "\\*\\." + DNS1123_SUBDOMAIN_FMT
 _C_IDENTIFIER_FMT = "[A-Za-z_][A-Za-z0-9_]*"
 _ENV_VAR_NAME_FMT = "[-._a-zA-Z][-._a-zA-Z0-9]*"
 _CONFIG_MAP_KEY_FMT = "[-._a-zA-Z0-9]+"
@@ -40,10 +49,6 @@ _HTTP_PATH_FMT = "[A-Za-z0-9/\\-._~%!$&'()*+,;=:]+"
 
 _DNS1123_LABEL_MSG = (
     "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
-    "and must start and end with an alphanumeric character"
-)
-_DNS1123_SUBDOMAIN_MSG = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
     "and must start and end with an alphanumeric character"
 )
 _DNS1123_SUBDOMAIN_UNDERSCORE_MSG = (
@@ -57,11 +62,6 @@ _DNS1035_LABEL_MSG = (
 _WILDCARD_SUBDOMAIN_MSG = (
     "a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, "
     "which must consist of lower case alphanumeric characters, '-' or '.' and end with an alphanumeric character"
-)
-_LABEL_KEY_MSG = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
-_LABEL_VALUE_MSG = (
-    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
-    "and must start and end with an alphanumeric character"
 )
 _C_IDENTIFIER_MSG = (
     "a valid C identifier must start with alphabetic character or '_', followed by a string of "
@@ -78,72 +78,40 @@ _CONFIG_MAP_KEY_MSG = "a valid config key must consist of alphanumeric character
 _PERCENT_MSG = "a valid percent string must be a numeric string followed by an ending '%'"
 _HTTP_HEADER_NAME_MSG = "a valid HTTP header must consist of alphanumeric characters or '-'"
 
-
-def _full(fmt: str) -> re.Pattern[str]:
-    return re.compile("(?:" + fmt + ")\\Z")
-
-
-_DNS1123_LABEL_RE = _full(_DNS1123_LABEL_FMT)
-_DNS1123_SUBDOMAIN_RE = _full(_DNS1123_SUBDOMAIN_FMT)
-_DNS1123_SUBDOMAIN_UNDERSCORE_RE = _full(_DNS1123_SUBDOMAIN_UNDERSCORE_FMT)
-_DNS1035_LABEL_RE = _full(_DNS1035_LABEL_FMT)
-_WILDCARD_SUBDOMAIN_RE = _full(_WILDCARD_SUBDOMAIN_FMT)
-_LABEL_KEY_RE = _full(_LABEL_KEY_FMT)
-_LABEL_VALUE_RE = _full(_LABEL_VALUE_FMT)
-_C_IDENTIFIER_RE = _full(_C_IDENTIFIER_FMT)
-_ENV_VAR_NAME_RE = _full(_ENV_VAR_NAME_FMT)
-_CONFIG_MAP_KEY_RE = _full(_CONFIG_MAP_KEY_FMT)
-_PERCENT_RE = _full(_PERCENT_FMT)
-_HTTP_HEADER_NAME_RE = _full(_HTTP_HEADER_NAME_FMT)
-_HTTP_PATH_RE = _full(_HTTP_PATH_FMT)
+_DNS1123_LABEL_RE = full_match(DNS1123_LABEL_FMT)
+_DNS1123_SUBDOMAIN_RE = full_match(DNS1123_SUBDOMAIN_FMT)
+_DNS1123_SUBDOMAIN_UNDERSCORE_RE = full_match(_DNS1123_SUBDOMAIN_UNDERSCORE_FMT)
+_DNS1035_LABEL_RE = full_match(_DNS1035_LABEL_FMT)
+_WILDCARD_SUBDOMAIN_RE = full_match(_WILDCARD_SUBDOMAIN_FMT)
+_C_IDENTIFIER_RE = full_match(_C_IDENTIFIER_FMT)
+_ENV_VAR_NAME_RE = full_match(_ENV_VAR_NAME_FMT)
+_CONFIG_MAP_KEY_RE = full_match(_CONFIG_MAP_KEY_FMT)
+_PERCENT_RE = full_match(_PERCENT_FMT)
+_HTTP_HEADER_NAME_RE = full_match(_HTTP_HEADER_NAME_FMT)
+_HTTP_PATH_RE = full_match(_HTTP_PATH_FMT)
 _PORT_NAME_CHARSET_RE = re.compile("[-a-z0-9]+\\Z")
 _HAS_LETTER_RE = re.compile("[a-z]")
-
-
-def max_len_error(length: int) -> str:
-    return f"must be no more than {length} characters"
-
-
-def empty_error() -> str:
-    return "must be non-empty"
 
 
 def inclusive_range_error(lo: int, hi: int) -> str:
     return f"must be between {lo} and {hi}, inclusive"
 
 
-def regex_error(msg: str, fmt: str, *examples: str) -> str:
-    """Upstream's RegexError: the message, examples and the regex used."""
-    if not examples:
-        return f"{msg} (regex used for validation is '{fmt}')"
-    shown = " or ".join(f"'{example}', " for example in examples)
-    return f"{msg} (e.g. {shown}regex used for validation is '{fmt}')"
-
-
 def is_dns1123_label(value: str) -> list[str]:
     errs = []
-    if len(value) > DNS1123_LABEL_MAX_LENGTH:
+    if go_len(value) > DNS1123_LABEL_MAX_LENGTH:
         errs.append(max_len_error(DNS1123_LABEL_MAX_LENGTH))
     if not _DNS1123_LABEL_RE.match(value):
         if _DNS1123_SUBDOMAIN_RE.match(value):
             errs.append("must not contain dots")
         else:
-            errs.append(regex_error(_DNS1123_LABEL_MSG, _DNS1123_LABEL_FMT, "my-name", "123-abc"))
-    return errs
-
-
-def is_dns1123_subdomain(value: str) -> list[str]:
-    errs = []
-    if len(value) > DNS1123_SUBDOMAIN_MAX_LENGTH:
-        errs.append(max_len_error(DNS1123_SUBDOMAIN_MAX_LENGTH))
-    if not _DNS1123_SUBDOMAIN_RE.match(value):
-        errs.append(regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com"))
+            errs.append(regex_error(_DNS1123_LABEL_MSG, DNS1123_LABEL_FMT, "my-name", "123-abc"))
     return errs
 
 
 def is_dns1123_subdomain_with_underscore(value: str) -> list[str]:
     errs = []
-    if len(value) > DNS1123_SUBDOMAIN_MAX_LENGTH:
+    if go_len(value) > DNS1123_SUBDOMAIN_MAX_LENGTH:
         errs.append(max_len_error(DNS1123_SUBDOMAIN_MAX_LENGTH))
     if not _DNS1123_SUBDOMAIN_UNDERSCORE_RE.match(value):
         errs.append(
@@ -154,7 +122,7 @@ def is_dns1123_subdomain_with_underscore(value: str) -> list[str]:
 
 def is_dns1035_label(value: str) -> list[str]:
     errs = []
-    if len(value) > DNS1035_LABEL_MAX_LENGTH:
+    if go_len(value) > DNS1035_LABEL_MAX_LENGTH:
         errs.append(max_len_error(DNS1035_LABEL_MAX_LENGTH))
     if not _DNS1035_LABEL_RE.match(value):
         errs.append(regex_error(_DNS1035_LABEL_MSG, _DNS1035_LABEL_FMT, "my-name", "abc-123"))
@@ -163,48 +131,10 @@ def is_dns1035_label(value: str) -> list[str]:
 
 def is_wildcard_dns1123_subdomain(value: str) -> list[str]:
     errs = []
-    if len(value) > DNS1123_SUBDOMAIN_MAX_LENGTH:
+    if go_len(value) > DNS1123_SUBDOMAIN_MAX_LENGTH:
         errs.append(max_len_error(DNS1123_SUBDOMAIN_MAX_LENGTH))
     if not _WILDCARD_SUBDOMAIN_RE.match(value):
         errs.append(regex_error(_WILDCARD_SUBDOMAIN_MSG, _WILDCARD_SUBDOMAIN_FMT, "*.example.com"))
-    return errs
-
-
-def is_qualified_name(value: str) -> list[str]:
-    """A label key (also used for annotation keys, finalizers, condition types...)."""
-    errs: list[str] = []
-    parts = value.split("/")
-    if len(parts) == 1:
-        name = parts[0]
-    elif len(parts) == 2:
-        prefix, name = parts
-        if not prefix:
-            errs.append("prefix part " + empty_error())
-        else:
-            errs.extend("prefix part " + msg for msg in is_dns1123_subdomain(prefix))
-    else:
-        return [
-            "a qualified name "
-            + regex_error(_LABEL_KEY_MSG, _LABEL_KEY_FMT, "MyName", "my.name", "123-abc")
-            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
-        ]
-    if not name:
-        errs.append("name part " + empty_error())
-    elif len(name) > LABEL_KEY_NAME_MAX_LENGTH:
-        errs.append("name part " + max_len_error(LABEL_KEY_NAME_MAX_LENGTH))
-    if not _LABEL_KEY_RE.match(name):
-        errs.append(
-            "name part " + regex_error(_LABEL_KEY_MSG, _LABEL_KEY_FMT, "MyName", "my.name", "123-abc")
-        )
-    return errs
-
-
-def is_valid_label_value(value: str) -> list[str]:
-    errs = []
-    if len(value) > LABEL_VALUE_MAX_LENGTH:
-        errs.append(max_len_error(LABEL_VALUE_MAX_LENGTH))
-    if not _LABEL_VALUE_RE.match(value):
-        errs.append(regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
     return errs
 
 
@@ -229,7 +159,7 @@ def _chdir_prefix_errors(value: str) -> list[str]:
 
 def is_config_map_key(value: str) -> list[str]:
     errs = []
-    if len(value) > DNS1123_SUBDOMAIN_MAX_LENGTH:
+    if go_len(value) > DNS1123_SUBDOMAIN_MAX_LENGTH:
         errs.append(max_len_error(DNS1123_SUBDOMAIN_MAX_LENGTH))
     if not _CONFIG_MAP_KEY_RE.match(value):
         errs.append(regex_error(_CONFIG_MAP_KEY_MSG, _CONFIG_MAP_KEY_FMT, "key.name", "KEY_NAME", "key-name"))
@@ -284,7 +214,7 @@ def is_valid_group_id(gid: int) -> list[str]:
 
 def is_valid_port_name(port: str) -> list[str]:
     errs = []
-    if len(port) > 15:
+    if go_len(port) > 15:
         errs.append(max_len_error(15))
     if not _PORT_NAME_CHARSET_RE.match(port):
         errs.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")

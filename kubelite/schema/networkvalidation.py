@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from kubelite.api.gofmt import go_quote
 from kubelite.schema import names
 from kubelite.schema.fielderrors import (
     Cause,
@@ -21,7 +22,6 @@ from kubelite.schema.fielderrors import (
     child,
     duplicate,
     forbidden,
-    go_quote,
     go_string_slice,
     index,
     invalid,
@@ -31,7 +31,7 @@ from kubelite.schema.fielderrors import (
     too_long,
     too_many,
 )
-from kubelite.schema.kindhelpers import go_struct, int_field, validate_meta
+from kubelite.schema.kindhelpers import go_struct, int_field, validate_kind_and_name, validate_meta
 from kubelite.schema.metavalidation import (
     as_dict,
     as_list,
@@ -690,16 +690,12 @@ def _host(host: str, path: str) -> list[Cause]:
 
 
 def _typed_reference(ref: Obj, path: str) -> list[Cause]:
+    """validateIngressTypedLocalObjectReference (also used for IngressClass parameters)."""
     causes: list[Cause] = []
     if ref.get("apiGroup") is not None:
         group = as_str(ref.get("apiGroup"))
         causes.extend(invalid(child(path, "apiGroup"), group, m) for m in names.is_dns1123_subdomain(group))
-    for field in ("kind", "name"):
-        value = as_str(ref.get(field))
-        if not value:
-            causes.append(required(child(path, field), ""))
-        else:
-            causes.extend(invalid(child(path, field), value, m) for m in names.is_valid_path_segment_name(value))
+    causes.extend(validate_kind_and_name(ref, path))
     return causes
 
 
@@ -840,16 +836,7 @@ def validate_ingress(obj: Obj, old: Obj | None) -> list[Cause]:
 
 
 def _ingress_class_parameters(params: Obj, path: str) -> list[Cause]:
-    causes: list[Cause] = []
-    if params.get("apiGroup") is not None:
-        group = as_str(params.get("apiGroup"))
-        causes.extend(invalid(child(path, "apiGroup"), group, m) for m in names.is_dns1123_subdomain(group))
-    for field in ("kind", "name"):
-        value = as_str(params.get(field))
-        if not value:
-            causes.append(required(child(path, field), ""))
-        else:
-            causes.extend(invalid(child(path, field), value, m) for m in names.is_valid_path_segment_name(value))
+    causes = _typed_reference(params, path)
     scope = params.get("scope")
     if scope is None:
         causes.append(required(child(path, "scope"), ""))

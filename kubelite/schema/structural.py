@@ -13,8 +13,10 @@ import ipaddress
 import re
 from typing import Any
 
+from kubelite.api.gofmt import go_float, go_json, go_quote
+from kubelite.api.schematypes import RawSchemaExtensions
 from kubelite.schema.definitions import OBJECT_META, DefinitionNode, Definitions
-from kubelite.schema.validation import go_base64_error, go_float, go_json, go_quote, go_value
+from kubelite.schema.validation import go_base64_error, go_value
 
 META_FIELDS = ("apiVersion", "kind", "metadata")
 NIL_FIELD = "<nil>"  # how upstream prints the field of errors not tied to a path
@@ -62,7 +64,7 @@ def _field(path: str) -> str:
     return path if path else NIL_FIELD
 
 
-class StructuralSchema:
+class StructuralSchema(RawSchemaExtensions):
     """One node of a CRD's `openAPIV3Schema`; implements `kubelite.api.schematypes.SchemaNode`.
 
     `root` marks the resource root, which (like an `x-kubernetes-embedded-resource` node) keeps
@@ -148,17 +150,7 @@ class StructuralSchema:
     def patch_merge_key(self) -> str | None:
         return None
 
-    @property
-    def list_type(self) -> str | None:
-        return self.raw.get("x-kubernetes-list-type")
-
-    @property
-    def list_map_keys(self) -> list[str]:
-        return list(self.raw.get("x-kubernetes-list-map-keys") or ())
-
-    @property
-    def map_type(self) -> str | None:
-        return self.raw.get("x-kubernetes-map-type")
+    # list_type, list_map_keys, map_type: RawSchemaExtensions
 
     # --- children ---------------------------------------------------------------------------
 

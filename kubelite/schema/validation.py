@@ -1,7 +1,8 @@
 """The checks upstream's decoding makes before any strategy validation runs: Go type errors
 (`json: cannot unmarshal ...`), unknown and duplicate fields, and the `fieldValidation`
 directive (Strict / Warn / Ignore) that decides whether those fail the request, become warnings
-or pass silently. Also the Go-style value formatting (`%q`, `%v`) the messages need.
+or pass silently. Also `go_value`, how a field error prints a bad value taken from a decoded JSON
+document (structural schema validation uses it).
 
 Must not default, validate semantics (names, selectors, ...) or touch storage; it decides only
 whether a body decodes, and drops what decoding into Go structs would drop.
@@ -11,10 +12,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from kubelite.api.errors import StatusError, bad_request, cause, invalid
+from kubelite.api.gofmt import go_float, go_quote
+from kubelite.api.jsonvalue import go_json_kind
 from kubelite.api.quantity import FORMAT_WRONG as QUANTITY_FORMAT_WRONG
 from kubelite.api.quantity import quantity_error
 from kubelite.api.schematypes import SchemaNode
@@ -47,77 +49,16 @@ _INT32 = (-(2**31), 2**31 - 1)
 _INT64 = (-(2**63), 2**63 - 1)
 
 # ---------------------------------------------------------------------------------------------
-# Go formatting
+# Go formatting of bad values (the primitives are kubelite.api.gofmt's)
 # ---------------------------------------------------------------------------------------------
-
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
-
-
-def go_quote(s: str) -> str:
-    """Go's `strconv.Quote` / `%q` for a string."""
-    if s.isprintable() and '"' not in s and "\\" not in s:
-        return '"' + s + '"'
-    out = ['"']
-    for ch in s:
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch.isprintable():
-            out.append(ch)
-        elif ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        else:
-            code = ord(ch)
-            if code < 0x80:
-                out.append(f"\\x{code:02x}")
-            elif code < 0x10000:
-                out.append(f"\\u{code:04x}")
-            else:
-                out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
-
-
-def go_float(f: float) -> str:
-    """Go's `%v` of a float64 (shortest digits, exponent form outside [1e-4, 1e6))."""
-    if f != f:
-        return "NaN"
-    if f in (float("inf"), float("-inf")):
-        return "+Inf" if f > 0 else "-Inf"
-    if f == 0:
-        return "-0" if str(f).startswith("-") else "0"
-    sign, digits_t, exponent = Decimal(repr(f)).normalize().as_tuple()
-    assert isinstance(exponent, int)
-    digits = "".join(map(str, digits_t))
-    nd = len(digits)
-    dp = nd + exponent
-    exp = dp - 1
-    neg = "-" if sign else ""
-    if exp < -4 or exp >= 6:
-        mantissa = digits[0] + ("." + digits[1:] if nd > 1 else "")
-        return f"{neg}{mantissa}e{'+' if exp >= 0 else '-'}{abs(exp):02d}"
-    if dp <= 0:
-        return f"{neg}0.{'0' * -dp}{digits}"
-    if dp >= nd:
-        return f"{neg}{digits}{'0' * (dp - nd)}"
-    return f"{neg}{digits[:dp]}.{digits[dp:]}"
 
 
 def go_value(value: Any) -> str:
     """How `field.Error` prints a bad value: `%q` for strings, `%v` for numbers and bools,
     `%#v` for maps and lists."""
     if value is None:
-        return '"null"'
-    if isinstance(value, str):
-        return go_quote(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return go_float(value)
-    return go_sharp_v(value)
+        return '"null"'  # a nil bad value is printed as the string "null"
+    return go_sharp_v(value)  # scalars print the same under %v, %q and %#v
 
 
 def go_sharp_v(value: Any) -> str:
@@ -138,21 +79,6 @@ def go_sharp_v(value: Any) -> str:
     if isinstance(value, list):
         return "[]interface {}{" + ", ".join(go_sharp_v(v) for v in value) + "}"
     return go_quote(str(value))
-
-
-def go_json(value: Any) -> str:
-    """`json.Marshal` of a decoded value (integral floats print without `.0`)."""
-    if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e21:
-            return str(int(value))
-        if 1e-6 <= abs(value) < 1e21:
-            return format(Decimal(repr(value)), "f")
-        return repr(value)
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{json.dumps(k)}:{go_json(value[k])}" for k in sorted(value)) + "}"
-    if isinstance(value, list):
-        return "[" + ",".join(go_json(v) for v in value) + "]"
-    return json.dumps(value, ensure_ascii=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,19 +126,6 @@ class _HardError(Exception):
         self.message = message
 
 
-def _json_kind(value: Any) -> str:
-    t = type(value)
-    if t is str:
-        return "string"
-    if t is bool:
-        return "bool"
-    if t is dict:
-        return "object"
-    if t is list:
-        return "array"
-    return "number"
-
-
 def _number_literal(value: Any) -> str:
     if type(value) is float:
         return "number " + repr(value)
@@ -232,7 +145,7 @@ class _Walker:
             self.saved = message
 
     def type_error(self, value: Any, node: DefinitionNode, struct: str, gpath: str, what: str | None = None) -> None:
-        self.save(_unmarshal_message(what or _json_kind(value), struct, gpath, node.go_type))
+        self.save(_unmarshal_message(what or go_json_kind(value), struct, gpath, node.go_type))
 
     def struct(self, obj: dict[str, Any], node: DefinitionNode, spath: str, gpath: str) -> None:
         table = node._fields or node.field_table()
@@ -332,7 +245,7 @@ class _Walker:
                 return
             if t is int and _INT32[0] <= value <= _INT32[1]:
                 return
-            what = _number_literal(value) if t is int or t is float else _json_kind(value)
+            what = _number_literal(value) if t is int or t is float else go_json_kind(value)
             raise _HardError(_unmarshal_message(what, struct, gpath, "int32"))
         elif kind == K_QUANTITY:
             if t is int or t is float:
@@ -342,7 +255,7 @@ class _Walker:
                 raise _HardError(message)
         elif kind in (K_TIME, K_MICRO_TIME):
             if t is not str:
-                raise _HardError(_unmarshal_message(_json_kind(value), struct, gpath, "string"))
+                raise _HardError(_unmarshal_message(go_json_kind(value), struct, gpath, "string"))
             message = go_time_error(value, micro=kind == K_MICRO_TIME)
             if message is not None:
                 raise _HardError(message)
@@ -357,7 +270,7 @@ class _Walker:
                         if not 0 <= element <= 255:
                             self.save(_unmarshal_message(f"number {element}", struct, gpath, "uint8"))
                     elif element is not None:
-                        what = _number_literal(element) if type(element) is float else _json_kind(element)
+                        what = _number_literal(element) if type(element) is float else go_json_kind(element)
                         self.save(_unmarshal_message(what, struct, gpath, "uint8"))
             else:
                 self.type_error(value, node, struct, gpath)

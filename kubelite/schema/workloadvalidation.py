@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubelite.api.gofmt import go_quote
 from kubelite.schema import names
 from kubelite.schema.cronschedule import schedule_error, time_zone_errors
 from kubelite.schema.fielderrors import (
@@ -21,7 +22,6 @@ from kubelite.schema.fielderrors import (
     GoText,
     child,
     forbidden,
-    go_quote,
     go_string_map,
     immutable,
     invalid,

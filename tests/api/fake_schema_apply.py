@@ -6,68 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.api.schemafake import FakeSchema
+
 S: dict[str, Any] = {"type": "string"}
 INT: dict[str, Any] = {"type": "integer"}
 B: dict[str, Any] = {"type": "boolean"}
 INT_OR_STRING: dict[str, Any] = {"x-kubernetes-int-or-string": True}
 STRING_MAP: dict[str, Any] = {"type": "object", "additionalProperties": S}
-
-
-class FakeNode:
-    def __init__(self, spec: dict[str, Any], defs: dict[str, dict[str, Any]]):
-        while "$ref" in spec:
-            spec = defs[spec["$ref"]]
-        self._spec = spec
-        self._defs = defs
-
-    def _node(self, spec: Any) -> FakeNode | None:
-        return FakeNode(spec, self._defs) if isinstance(spec, dict) else None
-
-    @property
-    def type(self) -> str | None:
-        return self._spec.get("type")
-
-    def field(self, name: str) -> FakeNode | None:
-        props = self._spec.get("properties") or {}
-        if name in props:
-            return self._node(props[name])
-        return self._node(self._spec.get("additionalProperties"))
-
-    def items(self) -> FakeNode | None:
-        return self._node(self._spec.get("items"))
-
-    @property
-    def is_map(self) -> bool:
-        return (
-            self.type == "object"
-            and isinstance(self._spec.get("additionalProperties"), dict)
-            and not self._spec.get("properties")
-        )
-
-    @property
-    def preserve_unknown_fields(self) -> bool:
-        return bool(self._spec.get("x-kubernetes-preserve-unknown-fields"))
-
-    @property
-    def patch_strategy(self) -> str | None:
-        return self._spec.get("x-kubernetes-patch-strategy")
-
-    @property
-    def patch_merge_key(self) -> str | None:
-        return self._spec.get("x-kubernetes-patch-merge-key")
-
-    @property
-    def list_type(self) -> str | None:
-        return self._spec.get("x-kubernetes-list-type")
-
-    @property
-    def list_map_keys(self) -> list[str]:
-        return list(self._spec.get("x-kubernetes-list-map-keys") or [])
-
-    @property
-    def map_type(self) -> str | None:
-        return self._spec.get("x-kubernetes-map-type")
-
 
 DEFS: dict[str, dict[str, Any]] = {
     "ObjectMeta": {
@@ -228,9 +173,9 @@ DEFS: dict[str, dict[str, Any]] = {
 }
 
 
-def deployment_schema() -> FakeNode:
-    return FakeNode({"$ref": "Deployment"}, DEFS)
+def deployment_schema() -> FakeSchema:
+    return FakeSchema({"$ref": "Deployment"}, DEFS)
 
 
-def widget_schema() -> FakeNode:
-    return FakeNode({"$ref": "Widget"}, DEFS)
+def widget_schema() -> FakeSchema:
+    return FakeSchema({"$ref": "Widget"}, DEFS)

@@ -1,61 +1,47 @@
-"""A tiny dict-backed `SchemaNode` for tests of the schema-driven algorithms, plus a hand-written
+"""A tiny dict-backed `SchemaNode` for tests of the schema-driven algorithms (strategic merge, apply), plus a hand-written
 slice of the Deployment / Pod / Service schemas with their upstream patch strategies and merge keys."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from kubelite.api.schematypes import RawSchemaExtensions
 
-class FakeSchema:
-    """A SchemaNode over an OpenAPI-like dict (`properties`, `additionalProperties`, `items`, x-kubernetes-*)."""
 
-    def __init__(self, spec: dict[str, Any]):
-        self.spec = spec
+class FakeSchema(RawSchemaExtensions):
+    """A SchemaNode over an OpenAPI-like dict (`properties`, `additionalProperties`, `items`,
+    x-kubernetes-*), following `$ref`s into `defs`."""
+
+    def __init__(self, spec: dict[str, Any], defs: dict[str, dict[str, Any]] | None = None):
+        defs = defs or {}
+        while "$ref" in spec:
+            spec = defs[spec["$ref"]]
+        self.raw = spec
+        self._defs = defs
+
+    def _node(self, spec: Any) -> FakeSchema | None:
+        return FakeSchema(spec, self._defs) if isinstance(spec, dict) else None
 
     @property
     def type(self) -> str | None:
-        return self.spec.get("type")
+        return self.raw.get("type")
 
     def field(self, name: str) -> FakeSchema | None:
-        properties = self.spec.get("properties", {})
+        properties = self.raw.get("properties") or {}
         if name in properties:
-            return FakeSchema(properties[name])
-        additional = self.spec.get("additionalProperties")
-        if isinstance(additional, dict):
-            return FakeSchema(additional)
-        return None
+            return self._node(properties[name])
+        return self._node(self.raw.get("additionalProperties"))
 
     def items(self) -> FakeSchema | None:
-        items = self.spec.get("items")
-        return FakeSchema(items) if isinstance(items, dict) else None
+        return self._node(self.raw.get("items"))
 
     @property
     def is_map(self) -> bool:
-        return isinstance(self.spec.get("additionalProperties"), dict) and "properties" not in self.spec
+        return isinstance(self.raw.get("additionalProperties"), dict) and not self.raw.get("properties")
 
     @property
     def preserve_unknown_fields(self) -> bool:
-        return bool(self.spec.get("x-kubernetes-preserve-unknown-fields"))
-
-    @property
-    def patch_strategy(self) -> str | None:
-        return self.spec.get("x-kubernetes-patch-strategy")
-
-    @property
-    def patch_merge_key(self) -> str | None:
-        return self.spec.get("x-kubernetes-patch-merge-key")
-
-    @property
-    def list_type(self) -> str | None:
-        return self.spec.get("x-kubernetes-list-type")
-
-    @property
-    def list_map_keys(self) -> list[str]:
-        return list(self.spec.get("x-kubernetes-list-map-keys", []))
-
-    @property
-    def map_type(self) -> str | None:
-        return self.spec.get("x-kubernetes-map-type")
+        return bool(self.raw.get("x-kubernetes-preserve-unknown-fields"))
 
 
 STRING: dict[str, Any] = {"type": "string"}

@@ -10,7 +10,6 @@ from kubelite.api.fieldpath import (
     Shapes,
     ensure_named_fields_are_members,
     field_set_of,
-    go_json,
     index_pe,
     key_pe,
     path_string,
@@ -28,7 +27,6 @@ def test_path_elements_are_spelled_canonically() -> None:
     assert value_pe("example.com/finalizer") == 'v:"example.com/finalizer"'
     assert value_pe(1.0) == "v:1"
     assert index_pe(3) == "i:3"
-    assert go_json({"b": 1, "a": [True, None, "x&y"]}) == '{"a":[true,null,"x\\u0026y"],"b":1}'
 
 
 def test_path_strings_follow_upstream() -> None:

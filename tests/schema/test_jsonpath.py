@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kubelite.schema.jsonpath import JSONPathError, compile_path, format_value, go_float
+from kubelite.schema.jsonpath import JSONPathError, compile_path, format_value
 
 OBJ = {
     "metadata": {"name": "web", "labels": {"app.kubernetes.io/name": "web", "tier": "front"}},
@@ -106,8 +106,3 @@ def test_compile_is_cached() -> None:
 def test_format_value(value: object, text: str) -> None:
     assert format_value(value) == text
 
-
-def test_go_float_negative_and_special() -> None:
-    assert go_float(-0.5) == "-0.5"
-    assert go_float(float("inf")) == "+Inf"
-    assert go_float(1234567.0) == "1.234567e+06"

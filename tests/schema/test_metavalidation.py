@@ -45,6 +45,14 @@ def test_annotations_owner_references_and_generation() -> None:
     assert len(found) == 3
 
 
+def test_managed_fields_lengths_and_positions_are_in_bytes() -> None:
+    meta = {"name": "x", "managedFields": [{"manager": "\u00e9" * 64 + "\x07", "operation": "Update"}]}
+    assert messages(validate_object_meta(meta, False, names.name_is_dns_subdomain)) == [
+        "metadata.managedFields[0].manager: Too long: may not be more than 128 bytes",
+        'metadata.managedFields[0].manager: Invalid value: "' + "\u00e9" * 64 + '\\a": invalid character U+0007 (at position 128)',
+    ]
+
+
 def test_update_rules() -> None:
     old = {"name": "x", "namespace": "d", "uid": "1", "generation": 3}
     new = {"name": "y", "namespace": "d", "uid": "1", "generation": 2, "finalizers": ["custom"]}

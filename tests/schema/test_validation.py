@@ -13,8 +13,6 @@ from kubelite.schema.validation import (
     check_object,
     find_duplicate_fields,
     go_base64_error,
-    go_float,
-    go_quote,
     go_time_error,
     parse_field_validation,
     quantity_error,
@@ -333,8 +331,3 @@ def test_go_base64_offsets(text: str, offset: int | None) -> None:
 def test_go_time_errors(text: str, message: str | None) -> None:
     assert go_time_error(text) == message
 
-
-def test_go_formatting() -> None:
-    assert go_quote('a"b\n') == '"a\\"b\\n"'
-    assert go_quote("plain") == '"plain"'
-    assert [go_float(f) for f in (1.0, 1.5, 1e6, 123456.0, 0.0001, 1e-05)] == ["1", "1.5", "1e+06", "123456", "0.0001", "1e-05"]
