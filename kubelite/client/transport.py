@@ -10,7 +10,7 @@ Must not perform I/O itself, and must not know how either transport is built.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, Protocol
 
@@ -147,7 +147,7 @@ class Transport(Protocol):
         """The list object: {"kind": "<Kind>List", "metadata": {"resourceVersion", "continue"...}, "items"}."""
         ...
 
-    def watch(self, ref: ResourceRef, namespace: str | None, opts: WatchOptions) -> AsyncIterator[WatchEvent]:
+    def watch(self, ref: ResourceRef, namespace: str | None, opts: WatchOptions) -> AsyncGenerator[WatchEvent, None]:
         """An async generator of events; close it (`contextlib.aclosing`) when done. Raises Gone when
         opts.resource_version is too old, StatusError for an ERROR event. The stream may simply end
         (server timeout, a watcher that fell behind): resume from the last seen resourceVersion."""

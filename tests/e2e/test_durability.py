@@ -21,7 +21,7 @@ import orjson
 import pytest
 import yaml
 
-from tests.e2e.conftest import RunningServer, start_server
+from tests.e2e.server_harness import RunningServer, start_server
 
 pytestmark = pytest.mark.e2e
 

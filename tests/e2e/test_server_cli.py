@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import RunningServer, start_server
 from cryptography import x509
 
 from kubelite.apiserver.certs import ClusterPKI, issue_client_certificate
 from kubelite.storage.etcd_server import LocalEtcd
+from tests.e2e.server_harness import RunningServer, start_server
 
 
 def _ca_context(server: RunningServer) -> ssl.SSLContext:
