@@ -37,7 +37,6 @@ from kubelite.registry.registry import Registry
 from kubelite.registry.store import Store
 
 BOOKMARK_EVERY = 10.0  # seconds a watch is idle before it sends a BOOKMARK (when asked for them)
-PROPAGATION_POLICIES = ("", "Orphan", "Background", "Foreground")
 _SUCCESS_201: Obj = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
 
 
@@ -248,20 +247,6 @@ class InProcessTransport:
 
 
 def _delete_options(opts: DeleteOptions) -> registry_store.DeleteOptions:
-    if opts.propagation_policy not in PROPAGATION_POLICIES:
-        raise errors.invalid(
-            "DeleteOptions",
-            "",
-            "",
-            [
-                errors.cause(
-                    "propagationPolicy",
-                    f'Unsupported value: "{opts.propagation_policy}": supported values: '
-                    '"Foreground", "Background", "Orphan", "nil"',
-                    "FieldValueNotSupported",
-                )
-            ],
-        )
     return registry_store.DeleteOptions(
         opts.propagation_policy,
         opts.grace_period_seconds,

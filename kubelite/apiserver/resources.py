@@ -311,19 +311,6 @@ class ResourceAPI:
             orphan = "true" if body["orphanDependents"] else "false"
         if orphan is not None and not policy:
             policy = "Orphan" if _bool(orphan) else "Background"
-        if policy not in ("", "Orphan", "Background", "Foreground"):
-            raise errors.invalid(
-                "DeleteOptions",
-                "",
-                "",
-                [
-                    errors.cause(
-                        "propagationPolicy",
-                        f'Unsupported value: "{policy}": supported values: "Foreground", "Background", "Orphan", "nil"',
-                        "FieldValueNotSupported",
-                    )
-                ],
-            )
         grace = _int(query, "gracePeriodSeconds")
         if grace is None and body.get("gracePeriodSeconds") is not None:
             grace = int(body["gracePeriodSeconds"])

@@ -77,12 +77,32 @@ class ListResult:
     remaining: int | None = None
 
 
+PROPAGATION_POLICIES = ("", "Orphan", "Background", "Foreground")
+
+
 @dataclass(slots=True)
 class DeleteOptions:
     propagation_policy: str = ""
     grace_period_seconds: int | None = None
     precondition_uid: str = ""
     precondition_rv: str = ""
+
+    def validate(self) -> None:
+        """422 for a propagation policy upstream does not know."""
+        if self.propagation_policy not in PROPAGATION_POLICIES:
+            raise errors.invalid(
+                "DeleteOptions",
+                "",
+                "",
+                [
+                    errors.cause(
+                        "propagationPolicy",
+                        f'Unsupported value: "{self.propagation_policy}": supported values: '
+                        '"Foreground", "Background", "Orphan", "nil"',
+                        "FieldValueNotSupported",
+                    )
+                ],
+            )
 
 
 class Store:
@@ -633,6 +653,7 @@ class Store:
     async def delete(self, namespace: str, name: str, opts: DeleteOptions, ctx: RequestContext) -> tuple[Obj, bool]:
         """Returns (object, deleted_now). Objects with finalizers or a grace period get a
         deletionTimestamp instead and stay until their finalizers are gone."""
+        opts.validate()
         ns = namespace if self.info.namespaced else ""
         fresh = ctx.dry_run  # optimistic first read, as in patch
         for _attempt in range(UPDATE_RETRIES):
