@@ -1,0 +1,1 @@
+"""The in-tree scheduling plugins, one module each; `default_plugins()` lives in kubelite.scheduler.algorithm."""

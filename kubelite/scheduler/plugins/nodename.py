@@ -1,0 +1,17 @@
+"""NodeName: a pod that names its node (spec.nodeName) fits only there. Must NOT look at anything else."""
+
+from __future__ import annotations
+
+from kubelite.scheduler.framework import SUCCESS, Code, CycleState, NodeInfo, Obj, Status
+
+ERR_REASON = "node(s) didn't match the requested node name"
+
+
+class NodeName:
+    name = "NodeName"
+
+    def filter(self, state: CycleState, pod: Obj, node: NodeInfo) -> Status:
+        wanted = (pod.get("spec") or {}).get("nodeName")
+        if not wanted or wanted == node.name:
+            return SUCCESS
+        return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON, plugin=self.name)

@@ -1,0 +1,86 @@
+"""TaintToleration: NoSchedule/NoExecute taints a pod does not tolerate rule a node out; untolerated
+PreferNoSchedule taints lower its score. Must NOT evict anything (NoExecute eviction is the taint
+manager's job)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from kubelite.scheduler.framework import (
+    SKIP,
+    SUCCESS,
+    Code,
+    CycleState,
+    NodeInfo,
+    Obj,
+    Status,
+    default_normalize_score,
+)
+
+_FILTERED_EFFECTS = frozenset({"NoSchedule", "NoExecute"})
+_STATE_KEY = "PreScoreTaintToleration"
+
+
+def tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
+    """upstream Toleration.ToleratesTaint."""
+    effect = toleration.get("effect")
+    if effect and effect != taint.get("effect"):
+        return False
+    key = toleration.get("key")
+    if key and key != taint.get("key"):
+        return False
+    operator = toleration.get("operator") or "Equal"
+    if operator == "Exists":
+        return True
+    if operator == "Equal":
+        return (toleration.get("value") or "") == (taint.get("value") or "")
+    return False
+
+
+def tolerated(taint: Mapping[str, Any], tolerations: Iterable[Mapping[str, Any]]) -> bool:
+    return any(tolerates(toleration, taint) for toleration in tolerations)
+
+
+def node_taints(node: NodeInfo) -> list[Obj]:
+    return (node.node.get("spec") or {}).get("taints") or []
+
+
+def pod_tolerations(pod: Obj) -> list[Obj]:
+    return (pod.get("spec") or {}).get("tolerations") or []
+
+
+class TaintToleration:
+    name = "TaintToleration"
+
+    def filter(self, state: CycleState, pod: Obj, node: NodeInfo) -> Status:
+        taints = node_taints(node)
+        if not taints:
+            return SUCCESS
+        tolerations = pod_tolerations(pod)
+        for taint in taints:
+            if taint.get("effect") in _FILTERED_EFFECTS and not tolerated(taint, tolerations):
+                reason = (
+                    f"node(s) had untolerated taint {{{taint.get('key', '')}: {taint.get('value') or ''}}}"
+                )
+                return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, reason, plugin=self.name)
+        return SUCCESS
+
+    def pre_score(self, state: CycleState, pod: Obj, nodes: list[NodeInfo]) -> Status:
+        if not any(node_taints(node) for node in nodes):
+            return SKIP
+        state[_STATE_KEY] = [
+            t for t in pod_tolerations(pod) if t.get("effect") in ("", None, "PreferNoSchedule")
+        ]
+        return SUCCESS
+
+    def score(self, state: CycleState, pod: Obj, node: NodeInfo) -> int:
+        tolerations = state[_STATE_KEY]
+        return sum(
+            1
+            for taint in node_taints(node)
+            if taint.get("effect") == "PreferNoSchedule" and not tolerated(taint, tolerations)
+        )
+
+    def normalize_scores(self, state: CycleState, pod: Obj, scores: list[int]) -> None:
+        default_normalize_score(scores, reverse=True)
