@@ -57,6 +57,11 @@ class Registry:
         self._tasks: list[asyncio.Task[None]] = []
         self._crd_versions: dict[str, list[tuple[str, str, str]]] = {}
         self._finalizing: set[str] = set()
+        # Until a controller manager runs, the registry itself empties deleted namespaces and
+        # creates their default ServiceAccount; with one running, it leaves both to it.
+        self.namespace_lifecycle_inside = True
+        # With a garbage collector running, orphan/foreground deletions get their finalizers.
+        self.garbage_collector_running = False
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -70,7 +75,7 @@ class Registry:
         self.watch_cache.add_listener(CRD_PREFIX, self._on_crd_event)
         self.watch_cache.add_listener(NAMESPACE_PREFIX, self._on_namespace_event)
         for _ns, _name, namespace in self.watch_cache.cache(NAMESPACE_PREFIX).iter_sorted(None):
-            if namespace["metadata"].get("deletionTimestamp"):
+            if self.namespace_lifecycle_inside and namespace["metadata"].get("deletionTimestamp"):
                 self._spawn(self._finalize_namespace(namespace["metadata"]["name"]))
         self._tasks.append(asyncio.create_task(self._compaction_loop(), name="compaction"))
 
@@ -153,9 +158,10 @@ class Registry:
         return used
 
     def has_dependents(self, obj: Obj) -> bool:
-        """Whether another object names `obj` as an owner. The garbage collector that would act on
-        orphan/foreground finalizers is not running yet, so no finalizer is added (see docs)."""
-        return False
+        """Whether orphan/foreground deletion should hold `obj` with a finalizer: only when a
+        garbage collector runs to act on it (else the object could never go away), as upstream
+        always adds the finalizer and leaves the rest to the collector."""
+        return self.garbage_collector_running
 
     # ------------------------------------------------------------------ CRDs
     def _serve_crd(self, crd: Obj) -> None:
@@ -259,6 +265,8 @@ class Registry:
         task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
 
     def _on_namespace_event(self, event: CachedEvent) -> None:
+        if not self.namespace_lifecycle_inside:
+            return
         if event.type == "ADDED":
             self._spawn(self._ensure_default_service_account(event.name))
         if event.type == "DELETED" or not event.obj["metadata"].get("deletionTimestamp"):
