@@ -237,6 +237,8 @@ def strategy_for(info: ResourceInfo, ips: ServiceIPAllocator, ports: NodePortAll
     if key == ("apiextensions.k8s.io", "customresourcedefinitions"):
         return CRDStrategy(info)
     strategy = Strategy(info)
+    if key == ("", "nodes"):
+        strategy.resets_status_on_create = False
     if key in {("", "endpoints"), ("coordination.k8s.io", "leases"), ("", "events"), ("events.k8s.io", "events")}:
         strategy.allow_create_on_update = key == ("", "endpoints")
     return strategy

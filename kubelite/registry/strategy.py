@@ -56,6 +56,7 @@ class Strategy:
 
     allow_create_on_update = False
     allow_unconditional_update = True
+    resets_status_on_create = True  # nodes keep theirs: the kubelet registers with its status
 
     def __init__(self, info: ResourceInfo):
         self.info = info
@@ -73,11 +74,10 @@ class Strategy:
             meta["generation"] = 1
         else:
             meta.pop("generation", None)
-        if self.has_status and not self.info.crd:
+        if self.has_status and self.resets_status_on_create:
             obj.pop("status", None)
-            self.initial_status(obj)
-        elif self.has_status and self.info.crd:
-            obj.pop("status", None)
+            if not self.info.crd:
+                self.initial_status(obj)
 
     def initial_status(self, obj: Obj) -> None:
         """The status a freshly created object starts with (after the client's status is dropped):
