@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     server.add_argument("--disable-agent", action="store_true", help="run no node on this machine")
     server.add_argument("--node-name", default="", help="name of this machine's node")
+    server.add_argument(
+        "--hollow-nodes", type=int, default=0, help="also run N simulated nodes (no containers), for tests and benchmarks"
+    )
     server.add_argument("--log-level", default="WARNING")
     kubectl = sub.add_parser("kubectl", help="run the real kubectl against this cluster", add_help=False)
     kubectl.add_argument("args", nargs=argparse.REMAINDER)
@@ -75,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             datastore=args.datastore,
             disable_agent=args.disable_agent,
             node_name=args.node_name,
+            hollow_nodes=args.hollow_nodes,
         )
         try:
             import uvloop

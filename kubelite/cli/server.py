@@ -24,6 +24,7 @@ from kubelite.apiserver.auth import Authenticator
 from kubelite.apiserver.bootstrap import bootstrap, host_address
 from kubelite.apiserver.certs import ClusterPKI, ensure_pki
 from kubelite.apiserver.tokens import TokenIssuer, load_or_create_key
+from kubelite.cli.controlplane import ControlPlane, ControlPlaneOptions
 from kubelite.registry.context import UserInfo
 from kubelite.registry.registry import Registry
 from kubelite.schema.builtins import default_catalogue
@@ -48,6 +49,7 @@ class ServerOptions:
     datastore: str = "sqlite"
     disable_agent: bool = False
     node_name: str = ""
+    hollow_nodes: int = 0
 
 
 def admin_token(data_dir: Path) -> str:
@@ -96,6 +98,7 @@ class Server:
         self.registry: Registry | None = None
         self.runner: web.AppRunner | None = None
         self.api: APIServer | None = None
+        self.control_plane: ControlPlane | None = None
         self.kubeconfig = options.data_dir / "kubeconfig.yaml"
         self.url = f"https://127.0.0.1:{options.https_port}"
 
@@ -121,11 +124,17 @@ class Server:
         site = web.TCPSite(self.runner, opts.bind_address, opts.https_port, ssl_context=ssl_context, backlog=1024)
         await site.start()
         write_kubeconfig(self.kubeconfig, self.url, pki, token)
+        self.control_plane = ControlPlane(
+            self.registry, ControlPlaneOptions(hollow_nodes=opts.hollow_nodes, ca_pem=pki.ca_cert.read_text())
+        )
+        await self.control_plane.start()
         self.api.ready = True
 
     async def stop(self) -> None:
         if self.api is not None:
             self.api.ready = False
+        if self.control_plane is not None:
+            await self.control_plane.stop()
         if self.registry is not None:
             await self.registry.watch_cache.stop()
         if self.runner is not None:

@@ -1,0 +1,122 @@
+"""The components that run inside `kubelite server` next to the API: the controller manager and
+the scheduler (each behind leader election on a Lease in kube-system, so several servers on one
+etcd run one of each) and hollow nodes. They reach the API through the in-process transport.
+
+Must hold no component logic: it only builds, starts and stops components.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from kubelite.apiserver.inprocess import InProcessTransport
+from kubelite.client.client import Client
+from kubelite.client.leaderelection import LeaderElector
+from kubelite.kubelet.pool import HollowNodePool
+from kubelite.registry.context import UserInfo
+from kubelite.registry.registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+class Component(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+ComponentFactory = Callable[[Client], list[Component]]
+
+
+@dataclass
+class ControlPlaneOptions:
+    hollow_nodes: int = 0
+    controllers: bool = True
+    scheduler: bool = True
+    ca_pem: str = ""
+
+
+def _client(registry: Registry, user: str, groups: tuple[str, ...], manager: str) -> Client:
+    return Client(InProcessTransport(registry, UserInfo(user, groups + ("system:authenticated",)), manager))
+
+
+class ControlPlane:
+    def __init__(self, registry: Registry, options: ControlPlaneOptions):
+        self.registry = registry
+        self.options = options
+        self.identity = f"{socket.gethostname()}_{uuid.uuid4()}"
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._pool: HollowNodePool | None = None
+
+    async def start(self) -> None:
+        if self.options.controllers:
+            controllers = controller_factory(self.options)
+            if controllers is not None:
+                self.registry.namespace_lifecycle_inside = False
+                self.registry.garbage_collector_running = True
+                client = _client(self.registry, "system:kube-controller-manager", (), "kube-controller-manager")
+                self._lead(client, "kube-controller-manager", lambda: controllers(client))
+        if self.options.scheduler:
+            scheduler = scheduler_factory()
+            if scheduler is not None:
+                client = _client(self.registry, "system:kube-scheduler", (), "default-scheduler")
+                self._lead(client, "kube-scheduler", lambda: scheduler(client))
+        if self.options.hollow_nodes:
+            client = _client(self.registry, "system:node:hollow", ("system:nodes",), "kubelet")
+            self._pool = HollowNodePool(client, self.options.hollow_nodes)
+            await self._pool.start()
+
+    def _lead(self, client: Client, name: str, build: Callable[[], list[Component]]) -> None:
+        async def run_components() -> None:
+            components = build()
+            started: list[Component] = []
+            try:
+                for component in components:
+                    await component.start()
+                    started.append(component)
+                await asyncio.Event().wait()  # until leadership ends (this task is cancelled)
+            finally:
+                for component in reversed(started):
+                    with contextlib.suppress(Exception):
+                        await component.stop()
+
+        async def elect_forever() -> None:
+            while True:
+                elector = LeaderElector(
+                    client, "kube-system", name, self.identity, on_started_leading=run_components
+                )
+                try:
+                    await elector.run()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("%s: leader election failed; retrying", name)
+                await asyncio.sleep(1)
+
+        self._tasks.append(asyncio.create_task(elect_forever(), name=f"leader-{name}"))
+
+    async def stop(self) -> None:
+        if self._pool is not None:
+            with contextlib.suppress(Exception):
+                await self._pool.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def controller_factory(options: ControlPlaneOptions) -> Callable[[Client], list[Component]] | None:
+    """The controller manager's controllers, or None while none exist."""
+    return None
+
+
+def scheduler_factory() -> Callable[[Client], list[Component]] | None:
+    """The scheduler, or None while it does not exist."""
+    return None
+
