@@ -19,7 +19,15 @@ from typing import Any, Protocol
 from kubelite.apiserver.inprocess import InProcessTransport
 from kubelite.client.client import Client
 from kubelite.client.leaderelection import LeaderElector
+from kubelite.controllers.deployment import DeploymentController
+from kubelite.controllers.endpoints import EndpointsController
+from kubelite.controllers.endpointslice import EndpointSliceController
+from kubelite.controllers.garbagecollector import GarbageCollector
+from kubelite.controllers.namespace import NamespaceController
+from kubelite.controllers.replicaset import ReplicaSetController, replication_controller_manager
+from kubelite.controllers.serviceaccount import RootCACertPublisher, ServiceAccountsController
 from kubelite.kubelet.pool import HollowNodePool
+from kubelite.scheduler.scheduler import SchedulerComponent
 from kubelite.registry.context import UserInfo
 from kubelite.registry.registry import Registry
 
@@ -112,11 +120,26 @@ class ControlPlane:
 
 
 def controller_factory(options: ControlPlaneOptions) -> Callable[[Client], list[Component]] | None:
-    """The controller manager's controllers, or None while none exist."""
-    return None
+    """The controller manager's controllers (each with its own informers and work queue)."""
+
+    def build(client: Client) -> list[Component]:
+        components: list[Component] = [
+            ServiceAccountsController(client),
+            NamespaceController(client),
+            GarbageCollector(client),
+            ReplicaSetController(client),
+            replication_controller_manager(client),
+            DeploymentController(client),
+            EndpointsController(client),
+            EndpointSliceController(client),
+        ]
+        if options.ca_pem:
+            components.append(RootCACertPublisher(client, options.ca_pem))
+        return components
+
+    return build
 
 
 def scheduler_factory() -> Callable[[Client], list[Component]] | None:
-    """The scheduler, or None while it does not exist."""
-    return None
-
+    """The default scheduler."""
+    return lambda client: [SchedulerComponent(client)]

@@ -157,20 +157,35 @@ class Scheduler:
                 FitError(pod, total, statuses, pre_filter_msg=status.message()), state, snapshot
             )
         wanted = num_feasible_nodes_to_find(total, self.percentage_of_nodes_to_score)
+        batched = [p for p in filters if hasattr(p, "filter_batch")]
+        per_node = [p for p in filters if not hasattr(p, "filter_batch")]
         feasible: list[NodeInfo] = []
         statuses = {}
         start = self.next_start_node_index % total
+        order = nodes[start:] + nodes[:start] if start else nodes
         processed = 0
-        for offset in range(total):
-            node = nodes[(start + offset) % total]
-            processed += 1
-            rejection = self._filter(state, pod, node, filters)
-            if rejection is None:
-                feasible.append(node)
-                if len(feasible) >= wanted:
-                    break
-            else:
-                statuses[node.name] = rejection
+        while processed < total and len(feasible) < wanted:
+            chunk = order[processed : processed + wanted - len(feasible)]
+            passed: list[NodeInfo] = chunk
+            for plugin in batched:
+                passed = plugin.filter_batch(state, pod, passed)  # type: ignore[attr-defined]
+            if not per_node and len(passed) == len(chunk):
+                feasible.extend(chunk)
+                processed += len(chunk)
+                continue
+            survivors = {id(node) for node in passed}
+            for node in chunk:
+                processed += 1
+                if id(node) in survivors:
+                    rejection = self._filter(state, pod, node, per_node)
+                else:
+                    rejection = self._filter(state, pod, node, filters)
+                if rejection is None:
+                    feasible.append(node)
+                    if len(feasible) >= wanted:
+                        break
+                else:
+                    statuses[node.name] = rejection
         self.next_start_node_index = (start + processed) % total
         if not feasible:
             raise self._post_filter(FitError(pod, total, statuses), state, snapshot)
@@ -197,24 +212,20 @@ class Scheduler:
         for plugin, weight in self.profile.scores:
             if plugin.name not in active:
                 continue
-            score = plugin.score
-            scores = [score(state, pod, node) for node in nodes]
+            if hasattr(plugin, "score_batch"):
+                scores = plugin.score_batch(state, pod, nodes)
+            else:
+                score = plugin.score
+                scores = [score(state, pod, node) for node in nodes]
             plugin.normalize_scores(state, pod, scores)
             for index, value in enumerate(scores):
                 totals[index] += value * weight
         return totals
 
     def _select_host(self, nodes: list[NodeInfo], totals: list[int]) -> str:
-        """The highest total; ties broken uniformly at random (reservoir sampling, as upstream)."""
-        best = -1
-        chosen = ""
-        ties = 0
-        randrange = self.rng.randrange
-        for node, total in zip(nodes, totals, strict=True):
-            if total > best:
-                best, chosen, ties = total, node.name, 1
-            elif total == best:
-                ties += 1
-                if randrange(ties) == 0:
-                    chosen = node.name
-        return chosen
+        """The highest total; ties broken uniformly at random (as upstream's reservoir sampling)."""
+        best = max(totals)
+        ties = [index for index, total in enumerate(totals) if total == best]
+        if len(ties) == 1:
+            return nodes[ties[0]].name
+        return nodes[ties[self.rng.randrange(len(ties))]].name

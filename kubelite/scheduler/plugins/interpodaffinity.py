@@ -162,7 +162,10 @@ class InterPodAffinity:
         snapshot = state.get(SNAPSHOT_KEY)
         snapshot_nodes = snapshot.node_infos if isinstance(snapshot, Snapshot) else nodes
         if not preferred and not preferred_anti:
-            holders = [info for info in snapshot_nodes if info.pods_with_affinity]
+            if isinstance(snapshot, Snapshot):
+                holders = snapshot.pods_with_affinity()
+            else:
+                holders = [info for info in snapshot_nodes if info.pods_with_affinity]
         else:
             holders = [info for info in snapshot_nodes if info.pods]
         if not holders:

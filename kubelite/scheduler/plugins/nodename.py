@@ -15,3 +15,9 @@ class NodeName:
         if not wanted or wanted == node.name:
             return SUCCESS
         return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON, plugin=self.name)
+
+    def filter_batch(self, state: CycleState, pod: Obj, nodes: list[NodeInfo]) -> list[NodeInfo]:
+        wanted = (pod.get("spec") or {}).get("nodeName")
+        if not wanted:
+            return nodes
+        return [node for node in nodes if node.name == wanted]

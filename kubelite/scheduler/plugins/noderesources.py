@@ -27,7 +27,9 @@ _FIT_KEY = "PreFilterNodeResourcesFit"
 _SCORE_KEY = "PreScoreNodeResourcesFit"
 _BALANCED_KEY = "PreScoreNodeResourcesBalancedAllocation"
 # upstream's default scoring resources: cpu and memory, weight 1 each.
-SCORED_RESOURCES = ((CPU, 1), (MEMORY, 1))
+SCORED_RESOURCES = ((CPU, 1), (MEMORY, 1))  # the batch paths assume exactly these
+_PREPARED = frozenset({CPU, MEMORY, PODS})  # resources NodeInfo mirrors as ints
+_NO_NEED = -(1 << 62)
 
 
 def insufficient(requests: dict[str, int], node: NodeInfo) -> list[tuple[str, bool]]:
@@ -65,9 +67,46 @@ class NodeResourcesFit:
         code = Code.UNSCHEDULABLE_AND_UNRESOLVABLE if any(u for _, u in lacking) else Code.UNSCHEDULABLE
         return Status(code, *(reason for reason, _ in lacking), plugin=self.name)
 
+    def filter_batch(self, state: CycleState, pod: Obj, nodes: list[NodeInfo]) -> list[NodeInfo]:
+        requests = state.get(_FIT_KEY)
+        if requests is None:
+            requests = state[_FIT_KEY] = pod_requests(pod)
+        if any(amount > 0 for resource, amount in requests.items() if resource not in _PREPARED):
+            return [node for node in nodes if not insufficient(requests, node)]
+        # a resource not requested always fits: compare against a need no node can fall below
+        cpu = requests.get(CPU, 0) if requests.get(CPU, 0) > 0 else _NO_NEED
+        memory = requests.get(MEMORY, 0) if requests.get(MEMORY, 0) > 0 else _NO_NEED
+        return [
+            node
+            for node in nodes
+            if len(node.pods) < node.alloc_pods
+            and cpu <= node.alloc_cpu - node.req_cpu
+            and memory <= node.alloc_memory - node.req_memory
+        ]
+
     def pre_score(self, state: CycleState, pod: Obj, nodes: list[NodeInfo]) -> Status:
         state[_SCORE_KEY] = pod_requests(pod, non_zero=True)
         return SUCCESS
+
+    def score_batch(self, state: CycleState, pod: Obj, nodes: list[NodeInfo]) -> list[int]:
+        """`score` for the default cpu and memory weights of 1, over prepared ints."""
+        requests = state[_SCORE_KEY]
+        cpu = requests.get(CPU, 0)
+        memory = requests.get(MEMORY, 0)
+        scores: list[int] = []
+        append = scores.append
+        for node in nodes:
+            cpu_cap = node.alloc_cpu
+            memory_cap = node.alloc_memory
+            if not cpu_cap or not memory_cap:
+                append(self.score(state, pod, node))
+                continue
+            cpu_used = node.non_zero_cpu + cpu
+            memory_used = node.non_zero_memory + memory
+            cpu_free = 0 if cpu_used > cpu_cap else (cpu_cap - cpu_used) * MAX_NODE_SCORE // cpu_cap
+            memory_free = 0 if memory_used > memory_cap else (memory_cap - memory_used) * MAX_NODE_SCORE // memory_cap
+            append((cpu_free + memory_free) // 2)
+        return scores
 
     def score(self, state: CycleState, pod: Obj, node: NodeInfo) -> int:
         """LeastAllocated: the share of each resource left free after the pod, weighted."""
@@ -96,6 +135,24 @@ class NodeResourcesBalancedAllocation:
             return SKIP  # a best-effort pod does not change any node's balance
         state[_BALANCED_KEY] = requests
         return SUCCESS
+
+    def score_batch(self, state: CycleState, pod: Obj, nodes: list[NodeInfo]) -> list[int]:
+        """`score` for cpu and memory, over prepared ints."""
+        requests = state[_BALANCED_KEY]
+        cpu = requests.get(CPU, 0)
+        memory = requests.get(MEMORY, 0)
+        scores: list[int] = []
+        append = scores.append
+        for node in nodes:
+            cpu_cap = node.alloc_cpu
+            memory_cap = node.alloc_memory
+            if not cpu_cap or not memory_cap:
+                append(self.score(state, pod, node))
+                continue
+            cpu_share = min((node.req_cpu + cpu) / cpu_cap, 1.0)
+            memory_share = min((node.req_memory + memory) / memory_cap, 1.0)
+            append(int((1 - abs(cpu_share - memory_share) / 2) * MAX_NODE_SCORE))
+        return scores
 
     def score(self, state: CycleState, pod: Obj, node: NodeInfo) -> int:
         requests = state[_BALANCED_KEY]

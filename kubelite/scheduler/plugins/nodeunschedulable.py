@@ -14,8 +14,13 @@ class NodeUnschedulable:
     name = "NodeUnschedulable"
 
     def filter(self, state: CycleState, pod: Obj, node: NodeInfo) -> Status:
-        if not (node.node.get("spec") or {}).get("unschedulable"):
+        if not node.unschedulable:
             return SUCCESS
         if tolerated(_UNSCHEDULABLE_TAINT, pod_tolerations(pod)):
             return SUCCESS
         return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON, plugin=self.name)
+
+    def filter_batch(self, state: CycleState, pod: Obj, nodes: list[NodeInfo]) -> list[NodeInfo]:
+        if tolerated(_UNSCHEDULABLE_TAINT, pod_tolerations(pod)):
+            return nodes
+        return [node for node in nodes if not node.unschedulable]

@@ -18,7 +18,6 @@ from kubelite.scheduler.framework import (
     default_normalize_score,
 )
 
-_FILTERED_EFFECTS = frozenset({"NoSchedule", "NoExecute"})
 _STATE_KEY = "PreScoreTaintToleration"
 
 
@@ -43,7 +42,7 @@ def tolerated(taint: Mapping[str, Any], tolerations: Iterable[Mapping[str, Any]]
 
 
 def node_taints(node: NodeInfo) -> list[Obj]:
-    return (node.node.get("spec") or {}).get("taints") or []
+    return node.taints
 
 
 def pod_tolerations(pod: Obj) -> list[Obj]:
@@ -54,20 +53,28 @@ class TaintToleration:
     name = "TaintToleration"
 
     def filter(self, state: CycleState, pod: Obj, node: NodeInfo) -> Status:
-        taints = node_taints(node)
+        taints = node.filter_taints
         if not taints:
             return SUCCESS
         tolerations = pod_tolerations(pod)
         for taint in taints:
-            if taint.get("effect") in _FILTERED_EFFECTS and not tolerated(taint, tolerations):
+            if not tolerated(taint, tolerations):
                 reason = (
                     f"node(s) had untolerated taint {{{taint.get('key', '')}: {taint.get('value') or ''}}}"
                 )
                 return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, reason, plugin=self.name)
         return SUCCESS
 
+    def filter_batch(self, state: CycleState, pod: Obj, nodes: list[NodeInfo]) -> list[NodeInfo]:
+        tolerations = pod_tolerations(pod)
+        return [
+            node
+            for node in nodes
+            if not node.filter_taints or all(tolerated(taint, tolerations) for taint in node.filter_taints)
+        ]
+
     def pre_score(self, state: CycleState, pod: Obj, nodes: list[NodeInfo]) -> Status:
-        if not any(node_taints(node) for node in nodes):
+        if not any(node.taints for node in nodes):
             return SKIP
         state[_STATE_KEY] = [
             t for t in pod_tolerations(pod) if t.get("effect") in ("", None, "PreferNoSchedule")
