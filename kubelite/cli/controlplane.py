@@ -27,9 +27,9 @@ from kubelite.controllers.namespace import NamespaceController
 from kubelite.controllers.replicaset import ReplicaSetController, replication_controller_manager
 from kubelite.controllers.serviceaccount import RootCACertPublisher, ServiceAccountsController
 from kubelite.kubelet.pool import HollowNodePool
-from kubelite.scheduler.scheduler import SchedulerComponent
 from kubelite.registry.context import UserInfo
 from kubelite.registry.registry import Registry
+from kubelite.scheduler.scheduler import SchedulerComponent
 
 log = logging.getLogger(__name__)
 

@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     server.add_argument("--disable-agent", action="store_true", help="run no node on this machine")
     server.add_argument("--node-name", default="", help="name of this machine's node")
+    server.add_argument("--disable-controller-manager", action="store_true", help="run no controllers")
+    server.add_argument("--disable-scheduler", action="store_true", help="run no scheduler")
     server.add_argument(
         "--hollow-nodes", type=int, default=0, help="also run N simulated nodes (no containers), for tests and benchmarks"
     )
@@ -79,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
             disable_agent=args.disable_agent,
             node_name=args.node_name,
             hollow_nodes=args.hollow_nodes,
+            controllers=not args.disable_controller_manager,
+            scheduler=not args.disable_scheduler,
         )
         try:
             import uvloop

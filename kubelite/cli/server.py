@@ -50,6 +50,8 @@ class ServerOptions:
     disable_agent: bool = False
     node_name: str = ""
     hollow_nodes: int = 0
+    controllers: bool = True
+    scheduler: bool = True
 
 
 def admin_token(data_dir: Path) -> str:
@@ -125,7 +127,12 @@ class Server:
         await site.start()
         write_kubeconfig(self.kubeconfig, self.url, pki, token)
         self.control_plane = ControlPlane(
-            self.registry, ControlPlaneOptions(hollow_nodes=opts.hollow_nodes, ca_pem=pki.ca_cert.read_text())
+            self.registry, ControlPlaneOptions(
+                hollow_nodes=opts.hollow_nodes,
+                controllers=opts.controllers,
+                scheduler=opts.scheduler,
+                ca_pem=pki.ca_cert.read_text(),
+            )
         )
         await self.control_plane.start()
         self.api.ready = True

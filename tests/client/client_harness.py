@@ -35,7 +35,7 @@ class ServerHandle:
         self.running = self._start(None)
 
     def _start(self, port: int | None) -> RunningServer:
-        running = start_server(self.data_dir, port=port)
+        running = start_server(self.data_dir, "--disable-controller-manager", "--disable-scheduler", port=port)
         assert running.process.stdout is not None
         stdout = running.process.stdout
         # keep reading its output so a chatty server never blocks on a full pipe
