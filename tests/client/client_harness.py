@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -36,10 +35,6 @@ class ServerHandle:
 
     def _start(self, port: int | None) -> RunningServer:
         running = start_server(self.data_dir, "--disable-controller-manager", "--disable-scheduler", port=port)
-        assert running.process.stdout is not None
-        stdout = running.process.stdout
-        # keep reading its output so a chatty server never blocks on a full pipe
-        threading.Thread(target=lambda: running.output.extend(stdout), daemon=True).start()
         return running
 
     @property

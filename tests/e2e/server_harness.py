@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,8 @@ def start_server(data_dir: Path, *extra: str, port: int | None = None, timeout: 
             break
         server.output.append(line)
         if line.startswith("kubelite ready"):
+            # keep draining its output, so a chatty server never blocks on a full pipe
+            threading.Thread(target=server.output.extend, args=(process.stdout,), daemon=True).start()
             return server
     server.stop()
     raise AssertionError("kubelite server did not become ready:\n" + "".join(server.output))
