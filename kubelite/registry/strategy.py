@@ -92,7 +92,7 @@ class Strategy:
                 meta[kept] = old_meta[kept]
             else:
                 meta.pop(kept, None)
-        if self.has_status:
+        if self.has_status and subresource != "binding":  # a binding also sets PodScheduled, in one write
             if "status" in old:
                 new["status"] = old["status"]
             else:

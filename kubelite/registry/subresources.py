@@ -125,11 +125,9 @@ async def bind(pods: Store, namespace: str, name: str, binding: Obj, ctx: Reques
         from kubelite.registry.strategy import now_rfc3339
 
         conditions.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": now_rfc3339()})
+        pod.setdefault("status", {})["conditions"] = conditions
         try:
-            updated, _ = await pods.update(namespace, name, pod, ctx, subresource="binding")
-            status_obj = copy.deepcopy(updated)
-            status_obj.setdefault("status", {})["conditions"] = conditions
-            await pods.update(namespace, name, status_obj, ctx, subresource="status")
+            await pods.update(namespace, name, pod, ctx, subresource="binding")
             return
         except errors.StatusError as exc:
             if exc.code == 409 and "modified" in exc.message:
