@@ -24,6 +24,7 @@ class RunningServer:
     port: int
     process: subprocess.Popen[str]
     output: list[str] = field(default_factory=list)
+    drainer: threading.Thread | None = None
 
     @property
     def kubeconfig(self) -> Path:
@@ -41,7 +42,14 @@ class RunningServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+        if self.drainer is not None:
+            self.drainer.join(5)
         return self.process.returncode
+
+    @property
+    def text(self) -> str:
+        """Everything the server printed so far (complete once stop() returned)."""
+        return "".join(self.output)
 
 
 def start_server(data_dir: Path, *extra: str, port: int | None = None, timeout: float = 20.0) -> RunningServer:
@@ -58,7 +66,8 @@ def start_server(data_dir: Path, *extra: str, port: int | None = None, timeout: 
         server.output.append(line)
         if line.startswith("kubelite ready"):
             # keep draining its output, so a chatty server never blocks on a full pipe
-            threading.Thread(target=server.output.extend, args=(process.stdout,), daemon=True).start()
+            server.drainer = threading.Thread(target=server.output.extend, args=(process.stdout,), daemon=True)
+            server.drainer.start()
             return server
     server.stop()
     raise AssertionError("kubelite server did not become ready:\n" + "".join(server.output))

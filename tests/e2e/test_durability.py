@@ -162,8 +162,7 @@ async def test_clean_restart_keeps_objects_token_and_ca(tmp_path: Path) -> None:
                 created[obj["metadata"]["name"]] = obj
     finally:
         assert server.stop() == 0
-    assert server.process.stdout is not None
-    assert "kubelite stopped" in server.process.stdout.read()
+    assert "kubelite stopped" in server.text
 
     restarted = start_server(data_dir, port=server.port)
     try:
