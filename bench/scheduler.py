@@ -71,7 +71,7 @@ async def bench_inprocess(nodes: int, pods: int) -> None:
 
     registry = Registry(MemoryBackend(), default_catalogue(), Definitions.load())
     await registry.start()
-    client = Client(InProcessTransport(registry))
+    client = Client(InProcessTransport(registry, without_managed_fields=True))  # as inside kubelite server
     await client.resource("", "v1", "namespaces").create({"metadata": {"name": "default"}})
     await create_all(client.resource("", "v1", "nodes"), [make_node(i) for i in range(nodes)], 8)
     scheduler = SchedulerComponent(client)

@@ -44,6 +44,16 @@ def _no_route() -> errors.StatusError:
     return errors.StatusError(404, "NotFound", "the server could not find the requested resource", {})
 
 
+def _without_managed_fields(obj: Obj) -> Obj:
+    """A shallow copy of obj whose metadata lacks managedFields (obj itself is left alone)."""
+    meta = obj.get("metadata")
+    if not meta or "managedFields" not in meta:
+        return obj
+    trimmed = dict(obj)
+    trimmed["metadata"] = {key: value for key, value in meta.items() if key != "managedFields"}
+    return trimmed
+
+
 class InProcessTransport:
     def __init__(
         self,
@@ -53,9 +63,14 @@ class InProcessTransport:
         *,
         bookmark_every: float = BOOKMARK_EVERY,
         authenticate: Callable[[str], UserInfo | None] | None = None,
+        without_managed_fields: bool = False,
     ):
         """`manager` is the field manager of writes that name none (as a User-Agent is over HTTP);
-        `authenticate` answers TokenReviews (none authenticate without it)."""
+        `authenticate` answers TokenReviews (none authenticate without it). With
+        `without_managed_fields`, lists and watches leave out metadata.managedFields, as upstream
+        components' informers trim them: they are about half of a pod and no component reads them
+        (writes of objects without them keep the stored ones)."""
+        self.without_managed_fields = without_managed_fields
         self.registry = registry
         self.user = user or UserInfo("system:admin", ("system:masters", "system:authenticated"))
         self.manager = manager
@@ -120,11 +135,14 @@ class InProcessTransport:
         if result.remaining is not None:
             meta["remainingItemCount"] = result.remaining
         info = store.info
+        items = result.items
+        if self.without_managed_fields:
+            items = [_without_managed_fields(item) for item in items]
         return {
             "kind": info.extra.get("list_kind") or info.list_kind,
             "apiVersion": info.api_version,
             "metadata": meta,
-            "items": result.items,
+            "items": items,
         }
 
     async def watch(self, ref: ResourceRef, namespace: str | None, opts: WatchOptions) -> AsyncGenerator[WatchEvent, None]:
@@ -142,7 +160,7 @@ class InProcessTransport:
         deadline = loop.time() + opts.timeout_seconds if opts.timeout_seconds else None
         try:
             for event_type, obj in initial:
-                yield WatchEvent(event_type, store.to_external(obj, copy=True))
+                yield WatchEvent(event_type, self._external_copy(store, obj))
             while True:
                 wait = self.bookmark_every if opts.allow_bookmarks else None
                 if deadline is not None:
@@ -159,9 +177,14 @@ class InProcessTransport:
                         yield WatchEvent("BOOKMARK", _bookmark(store, store.watch_cache.revision))
                     continue
                 for event_type, event in batch:
-                    yield WatchEvent(event_type, store.to_external(event.obj, copy=True))
+                    yield WatchEvent(event_type, self._external_copy(store, event.obj))
         finally:
             watcher.close()
+
+    def _external_copy(self, store: Store, obj: Obj) -> Obj:
+        if self.without_managed_fields:
+            obj = _without_managed_fields(obj)
+        return store.to_external(obj, copy=True)
 
     # ------------------------------------------------------------------ writes
     async def create(

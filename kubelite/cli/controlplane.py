@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from kubelite.apiserver.inprocess import InProcessTransport
 from kubelite.client.client import Client
 from kubelite.client.leaderelection import LeaderElector
+from kubelite.client.sharedinformers import SharedInformers
 from kubelite.controllers.deployment import DeploymentController
 from kubelite.controllers.endpoints import EndpointsController
 from kubelite.controllers.endpointslice import EndpointSliceController
@@ -52,7 +53,8 @@ class ControlPlaneOptions:
 
 
 def _client(registry: Registry, user: str, groups: tuple[str, ...], manager: str) -> Client:
-    return Client(InProcessTransport(registry, UserInfo(user, groups + ("system:authenticated",)), manager))
+    identity = UserInfo(user, groups + ("system:authenticated",))
+    return Client(InProcessTransport(registry, identity, manager, without_managed_fields=True))
 
 
 class ControlPlane:
@@ -69,13 +71,15 @@ class ControlPlane:
             if controllers is not None:
                 self.registry.namespace_lifecycle_inside = False
                 self.registry.garbage_collector_running = True
-                client = _client(self.registry, "system:kube-controller-manager", (), "kube-controller-manager")
-                self._lead(client, "kube-controller-manager", lambda: controllers(client))
+                manager_client = _client(self.registry, "system:kube-controller-manager", (), "kube-controller-manager")
+                # one watch and one cache per resource for all controllers
+                manager_client.informers = SharedInformers(manager_client)
+                self._lead(manager_client, "kube-controller-manager", lambda: controllers(manager_client))
         if self.options.scheduler:
             scheduler = scheduler_factory()
             if scheduler is not None:
-                client = _client(self.registry, "system:kube-scheduler", (), "default-scheduler")
-                self._lead(client, "kube-scheduler", lambda: scheduler(client))
+                scheduler_client = _client(self.registry, "system:kube-scheduler", (), "default-scheduler")
+                self._lead(scheduler_client, "kube-scheduler", lambda: scheduler(scheduler_client))
         if self.options.hollow_nodes:
             client = _client(self.registry, "system:node:hollow", ("system:nodes",), "kubelet")
             self._pool = HollowNodePool(client, self.options.hollow_nodes)

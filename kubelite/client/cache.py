@@ -82,6 +82,22 @@ class Indexer:
     def list_namespace(self, namespace: str) -> builtins.list[Obj]:
         return self.by_index(NAMESPACE_INDEX, namespace)
 
+    def add_indexers(self, indexers: Mapping[str, IndexFunc]) -> None:
+        """Add indexes (built at once over the items held); a name already taken by another function
+        is an error, since two users would then read different indexes under one name."""
+        for name, func in indexers.items():
+            known = self._funcs.get(name)
+            if known is func:
+                continue
+            if known is not None:
+                raise ValueError(f"index {name!r} is already defined by another function")
+            self._funcs[name] = func
+            index: dict[str, set[str]] = {}
+            for key, obj in self._items.items():
+                for value in set(func(obj)):
+                    index.setdefault(value, set()).add(key)
+            self._indices[name] = index
+
     def _index(self, index: str) -> dict[str, set[str]]:
         try:
             return self._indices[index]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncGenerator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubelite.client.transport import (
     DeleteOptions,
@@ -24,6 +24,9 @@ from kubelite.client.transport import (
     WriteOptions,
 )
 from kubelite.schema.builtins import builtin_resources
+
+if TYPE_CHECKING:
+    from kubelite.client.sharedinformers import SharedInformers
 
 
 @functools.cache
@@ -43,8 +46,12 @@ def resource_ref(group: str, version: str, resource: str, namespaced: bool | Non
 
 
 class Client:
+    """`informers`, when set, is the SharedInformers of the components built on this client
+    (controllers then share one informer per resource instead of building their own)."""
+
     def __init__(self, transport: Transport):
         self.transport = transport
+        self.informers: SharedInformers | None = None
 
     def resource(self, group: str, version: str, resource: str, *, namespaced: bool | None = None) -> ResourceClient:
         return ResourceClient(self.transport, resource_ref(group, version, resource, namespaced))

@@ -81,6 +81,10 @@ class Informer:
                 self._call(on_add, obj)
         return handler
 
+    def remove_handler(self, handler: EventHandler) -> None:
+        with contextlib.suppress(ValueError):
+            self.handlers.remove(handler)
+
     def start(self) -> None:
         """Start listing and watching on the running loop (once)."""
         if self._task is None:

@@ -47,7 +47,12 @@ class Controller:
         indexers: Mapping[str, IndexFunc] | None = None,
         namespaced: bool | None = None,
     ) -> Informer:
-        """An informer over every namespace, owned (started and stopped) by this controller."""
+        """An informer over every namespace: the client's shared one when it has SharedInformers,
+        else one owned by this controller. Either way the controller starts it and lets it go."""
+        if self.client.informers is not None:
+            shared = self.client.informers.acquire(group, version, resource, indexers=indexers, namespaced=namespaced)
+            self.informers.append(shared)
+            return shared
         found = Informer(
             self.client.resource(group, version, resource, namespaced=namespaced),
             indexers=indexers,
@@ -95,8 +100,12 @@ class Controller:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for informer in self.informers:
-            await informer.stop()
+        informers, self.informers = self.informers, []
+        for informer in informers:
+            if self.client.informers is not None:
+                await self.client.informers.release(informer)
+            else:
+                await informer.stop()
 
     async def _work(self) -> None:
         while True:

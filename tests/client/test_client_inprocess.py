@@ -134,3 +134,27 @@ async def test_unknown_subresources_and_forced_non_apply_patches_are_refused(reg
     await cms.create(configmap("a"))
     await expect_status(cms.get("a", subresource="scale"), 404)
     await expect_status(cms.patch("a", {"data": {}}, force=True), 422, "Invalid")
+
+
+async def test_components_read_without_managed_fields_and_writes_keep_them(registry: Registry) -> None:
+    admin = configmaps(registry)
+    component = configmaps(registry, without_managed_fields=True)
+    created = await admin.create(configmap("trimmed", {"a": "1"}), field_manager="creator")
+    assert created["metadata"]["managedFields"]
+
+    listed = (await component.list())["items"]
+    assert [item["metadata"]["name"] for item in listed] == ["trimmed"]
+    assert "managedFields" not in listed[0]["metadata"]
+    watch = component.watch(resource_version=created["metadata"]["resourceVersion"])
+    try:
+        changed = dict(listed[0], data={"a": "2"})
+        await component.update(changed, field_manager="changer")
+        event = await asyncio.wait_for(anext(watch), 5)
+    finally:
+        await watch.aclose()
+    assert event.type == "MODIFIED" and "managedFields" not in event.object["metadata"]
+    managers = {entry["manager"] for entry in (await admin.get("trimmed"))["metadata"]["managedFields"]}
+    assert managers == {"creator", "changer"}
+    # the stored object still has them: the trimming is a view
+    store = registry.store("", "v1", "configmaps")
+    assert store is not None and (await store.get("default", "trimmed"))["metadata"]["managedFields"]

@@ -320,3 +320,44 @@ async def test_send_initial_events_with_a_resource_version(registry: Registry) -
     )
     watcher.close()
     assert [(kind, obj["metadata"]["name"]) for kind, obj in initial] == [("ADDED", "a")]
+
+
+async def test_frozen_events_replay_like_fresh_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Events older than HOT_EVENTS keep only bytes; a watch resuming across them, filtered by a
+    selector, sees the same types, objects and resourceVersions as one that saw them live."""
+    monkeypatch.setattr(watchcache, "HOT_EVENTS", 2)
+    registry = await start_registry()
+    try:
+        cms = store_of(registry, "", "configmaps")
+        start = (await cms.list("default", ListOptions())).resource_version
+        live, _ = cms.watch("default", ListOptions(resource_version=start, label_selector="app=x"))
+        obj = await cms.create("default", configmap("a", labels={"app": "x"}), ctx())
+        obj["data"] = {"k": "1"}
+        obj, _ = await cms.update("default", "a", obj, ctx())
+        obj["metadata"]["labels"] = {"app": "y"}  # leaves the selection: DELETED for the watcher
+        obj, _ = await cms.update("default", "a", obj, ctx())
+        obj["metadata"]["labels"] = {"app": "x"}  # comes back: ADDED
+        await cms.update("default", "a", obj, ctx())
+        await cms.delete("default", "a", DeleteOptions(), ctx())
+        await cms.create("default", configmap("b"), ctx())
+        await cms.create("default", configmap("c"), ctx())
+        expected = [("ADDED", "a"), ("MODIFIED", "a"), ("DELETED", "a"), ("ADDED", "a"), ("DELETED", "a")]
+        seen_live = await next_events(live, 5)
+        live.close()
+        resource = next(cache for prefix, cache in registry.watch_cache.caches.items() if prefix.endswith("/configmaps/"))
+        frozen = [event for event in resource.events if event._obj is None]
+        assert len(frozen) >= 5, "the early events were not frozen"
+        replay, _ = cms.watch("default", ListOptions(resource_version=start, label_selector="app=x"))
+        try:
+            seen_again = await next_events(replay, 5)
+        finally:
+            replay.close()
+        assert summarize(seen_live) == summarize(seen_again) == expected
+        for (_, before), (_, after) in zip(seen_live, seen_again, strict=True):
+            assert before.obj == after.obj
+            assert after.obj["metadata"]["resourceVersion"] == str(after.revision)
+        modified = seen_again[1][1]
+        assert modified.prev is not None and "data" not in modified.prev and modified.obj["data"] == {"k": "1"}
+        assert modified.prev["metadata"]["resourceVersion"] == seen_again[0][1].obj["metadata"]["resourceVersion"]
+    finally:
+        await registry.stop()
