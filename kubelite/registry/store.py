@@ -499,6 +499,24 @@ class Store:
         finally:
             self.strategy.release(new, self.registry)
 
+    async def guaranteed_update(
+        self, namespace: str, name: str, mutate: Callable[[Obj], None], ctx: RequestContext, attempts: int = 5
+    ) -> Obj:
+        """A system write as upstream's GuaranteedUpdate (pods/binding uses it): `mutate` edits a
+        fresh copy of the current object, raising StatusError to refuse; it is stored with a
+        compare-and-swap and retried on a lost race. No admission, validation or managedFields:
+        the caller vouches for the change."""
+        for _ in range(attempts):
+            current = self.to_external(await self.get(namespace, name, copy=False))
+            new = copy_json(current)
+            mutate(new)  # its refusals propagate; only a lost compare-and-swap is retried
+            try:
+                return await self._store_update(current, new, ctx)
+            except errors.StatusError as exc:
+                if exc.code != 409:
+                    raise
+        raise errors.conflict(self.info.resource, self.info.group, name, "too many concurrent changes")
+
     async def _store_update(self, current: Obj, new: Obj, ctx: RequestContext) -> Obj:
         _drop_empty_meta(new)
         meta = new["metadata"]

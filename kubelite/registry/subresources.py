@@ -15,6 +15,7 @@ from kubelite.api.labels import selector_to_string
 from kubelite.api.mergepatch import apply_merge_patch
 from kubelite.registry.context import RequestContext
 from kubelite.registry.store import DeleteOptions, Store
+from kubelite.registry.strategy import now_rfc3339
 
 Obj = dict[str, Any]
 
@@ -109,31 +110,25 @@ async def write_scale(
 
 
 async def bind(pods: Store, namespace: str, name: str, binding: Obj, ctx: RequestContext) -> None:
-    """pods/binding: set spec.nodeName once, as the scheduler does."""
+    """pods/binding: set spec.nodeName once and PodScheduled=True, in one write that (as upstream's)
+    skips admission and managedFields."""
     target = (binding or {}).get("target") or {}
     node = target.get("name")
     if not node:
         raise errors.invalid("Binding", "", name, [errors.cause("target.name", "Required value", "FieldValueRequired")])
-    for _ in range(5):
-        pod = await pods.get(namespace, name)
+
+    def assign(pod: Obj) -> None:
         if pod["metadata"].get("deletionTimestamp"):
             raise errors.conflict("pods", "", name, "pod is being deleted, cannot be assigned to a host")
         if (pod.get("spec") or {}).get("nodeName"):
             raise errors.conflict("pods", "", name, f'pod {name} is already assigned to node "{pod["spec"]["nodeName"]}"')
         pod["spec"]["nodeName"] = node
-        conditions = [c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") != "PodScheduled"]
-        from kubelite.registry.strategy import now_rfc3339
-
+        status = pod.setdefault("status", {})
+        conditions = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
         conditions.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": now_rfc3339()})
-        pod.setdefault("status", {})["conditions"] = conditions
-        try:
-            await pods.update(namespace, name, pod, ctx, subresource="binding")
-            return
-        except errors.StatusError as exc:
-            if exc.code == 409 and "modified" in exc.message:
-                continue
-            raise
-    raise errors.conflict("pods", "", name, "too many concurrent changes")
+        status["conditions"] = conditions
+
+    await pods.guaranteed_update(namespace, name, assign, ctx)
 
 
 async def evict(pods: Store, namespace: str, name: str, eviction: Obj, ctx: RequestContext) -> None:

@@ -7,7 +7,7 @@ pod into the snapshot and binds it.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kubelite.scheduler.framework import (
@@ -37,6 +37,8 @@ from kubelite.scheduler.plugins.tainttoleration import TaintToleration
 MIN_FEASIBLE_NODES_TO_FIND = 100
 MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
 DEFAULT_PERCENTAGE_OF_NODES_TO_SCORE = 50
+MEMO_ENTRIES_PER_NODE = 16  # remembered scores per node (pod shapes x plugins) until it changes
+MEMO_IDS = 4096  # distinct (plugin, pod shape) ids before they are forgotten
 
 
 class SchedulerError(Exception):
@@ -107,6 +109,8 @@ class Scheduler:
         self.rng = rng or random.Random()
         self.percentage_of_nodes_to_score = percentage_of_nodes_to_score
         self.next_start_node_index = 0
+        self._memo_ids: dict[tuple[str, Hashable], int] = {}
+        self._next_memo_id = 0
 
     def _pre_filter(
         self, state: CycleState, pod: Obj, snapshot: Snapshot
@@ -212,15 +216,48 @@ class Scheduler:
         for plugin, weight in self.profile.scores:
             if plugin.name not in active:
                 continue
-            if hasattr(plugin, "score_batch"):
-                scores = plugin.score_batch(state, pod, nodes)
+            memo_key = plugin.score_memo_key(state, pod) if hasattr(plugin, "score_memo_key") else None
+            if memo_key is None:
+                scores = self._raw_scores(plugin, state, pod, nodes)
             else:
-                score = plugin.score
-                scores = [score(state, pod, node) for node in nodes]
+                scores = self._remembered_scores(plugin, self._memo_id(plugin.name, memo_key), state, pod, nodes)
             plugin.normalize_scores(state, pod, scores)
             for index, value in enumerate(scores):
                 totals[index] += value * weight
         return totals
+
+    @staticmethod
+    def _raw_scores(plugin: ScorePlugin, state: CycleState, pod: Obj, nodes: list[NodeInfo]) -> list[int]:
+        if hasattr(plugin, "score_batch"):
+            return list(plugin.score_batch(state, pod, nodes))
+        score = plugin.score
+        return [score(state, pod, node) for node in nodes]
+
+    def _memo_id(self, plugin_name: str, memo_key: Hashable) -> int:
+        """A small int standing for (plugin, key): ints hash at once, nested tuples every time."""
+        ids = self._memo_ids
+        found = ids.get((plugin_name, memo_key))
+        if found is None:
+            if len(ids) >= MEMO_IDS:
+                ids.clear()  # memos under forgotten ids simply miss (their ids are never reused)
+            found = ids[(plugin_name, memo_key)] = self._next_memo_id
+            self._next_memo_id += 1
+        return found
+
+    def _remembered_scores(
+        self, plugin: ScorePlugin, key: int, state: CycleState, pod: Obj, nodes: list[NodeInfo]
+    ) -> list[int]:
+        """Scores from each node's memo (see MemoScorePlugin), computing only the missing ones."""
+        scores = [node.score_memo.get(key, -1) for node in nodes]
+        missing = [index for index, score in enumerate(scores) if score < 0]
+        if missing:
+            computed = self._raw_scores(plugin, state, pod, [nodes[index] for index in missing])
+            for index, score in zip(missing, computed, strict=True):
+                scores[index] = score
+                memo = nodes[index].score_memo
+                if len(memo) < MEMO_ENTRIES_PER_NODE:
+                    memo[key] = score
+        return scores
 
     def _select_host(self, nodes: list[NodeInfo], totals: list[int]) -> str:
         """The highest total; ties broken uniformly at random (as upstream's reservoir sampling)."""

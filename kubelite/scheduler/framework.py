@@ -9,7 +9,7 @@ any particular plugin.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from decimal import ROUND_CEILING, Decimal
 from enum import IntEnum
 from functools import lru_cache
@@ -227,6 +227,7 @@ class NodeInfo:
         "non_zero_cpu",
         "non_zero_memory",
         "watcher",
+        "score_memo",
     )
 
     def __init__(self, node: Obj, pods: Iterable[Obj] = ()):
@@ -245,6 +246,7 @@ class NodeInfo:
 
     def set_node(self, node: Obj) -> None:
         """(Re)read the node object, keeping the pods."""
+        self.score_memo: dict[Hashable, int] = {}  # see MemoScorePlugin; replaced (never cleared) on change
         self.node = node
         meta = node.get("metadata") or {}
         spec = node.get("spec") or {}
@@ -305,6 +307,7 @@ class NodeInfo:
                 else:
                     self.used_ports.pop(port, None)
         self.generation += 1
+        self.score_memo = {}
 
     def clone(self) -> NodeInfo:
         copy = NodeInfo.__new__(NodeInfo)
@@ -460,6 +463,14 @@ class BatchScorePlugin(ScorePlugin, Protocol):
     """Optional speed-up of a Score: `score` of every node at once, aligned with `nodes`."""
 
     def score_batch(self, state: CycleState, pod: Obj, nodes: list[NodeInfo]) -> list[int]: ...
+
+
+class MemoScorePlugin(ScorePlugin, Protocol):
+    """Optional speed-up of a Score that depends only on the pod (through the returned key) and the
+    scored node's own state: scores are remembered on the NodeInfo per key until the node or its
+    pods change. `None` means do not remember for this pod."""
+
+    def score_memo_key(self, state: CycleState, pod: Obj) -> Hashable | None: ...
 
 
 def default_normalize_score(scores: list[int], reverse: bool) -> None:

@@ -72,9 +72,13 @@ async def test_scale_of_missing_object_is_not_found(registry: Registry) -> None:
 async def test_bind_sets_node_name_once(registry: Registry) -> None:
     pods = store_of(registry, "", "pods")
     await pods.create("default", pod("p"), ctx())
+    created = await pods.get("default", "p")
     await bind(pods, "default", "p", {"target": {"kind": "Node", "name": "node-1"}}, ctx())
     bound = await pods.get("default", "p")
     assert bound["spec"]["nodeName"] == "node-1"
+    # as upstream, the binding is a system write: the pod's managedFields are left as they were
+    assert bound["metadata"]["managedFields"] == created["metadata"]["managedFields"]
+    assert int(bound["metadata"]["resourceVersion"]) > int(created["metadata"]["resourceVersion"])
     scheduled = [c for c in bound["status"].get("conditions") or [] if c["type"] == "PodScheduled"]
     assert [c["status"] for c in scheduled] == ["True"]
     # the binding is really stored, not only visible in memory

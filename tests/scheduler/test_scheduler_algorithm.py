@@ -3,7 +3,7 @@ import random
 import pytest
 
 from kubelite.scheduler.algorithm import Scheduler, default_profile, num_feasible_nodes_to_find
-from kubelite.scheduler.framework import FitError, Snapshot
+from kubelite.scheduler.framework import SNAPSHOT_KEY, CycleState, FitError, Snapshot
 from kubelite.scheduler.preemption import DefaultPreemption
 from tests.scheduler.scheduler_objects import node, pod
 
@@ -100,3 +100,25 @@ def test_large_snapshot_filters_only_the_sampled_share_and_rotates():
     second = scheduler.schedule(pod("q", cpu="100m"), snapshot)
     assert counter.calls == 1000
     assert int(second.suggested_host[1:]) >= 500  # the second cycle starts where the first stopped
+
+
+def test_remembered_scores_equal_fresh_ones_and_follow_node_changes():
+    """Scores kept on NodeInfo (MemoScorePlugin) give the same totals as computing afresh, and a
+    node whose pods or object change is scored again."""
+    prefer = {"key": "slow", "effect": "PreferNoSchedule"}
+    nodes = [node(f"n{i}", cpu=str(2 + i % 3), memory=f"{4 + i % 5}Gi", taints=[prefer] if i % 4 == 0 else None) for i in range(12)]
+    remembered = Snapshot.from_objects(nodes, [])
+    scheduler = Scheduler(rng=random.Random(7))
+    shapes = [("250m", "256Mi"), ("1", "1Gi"), ("250m", "256Mi")]
+    for index in range(30):
+        cpu, memory = shapes[index % len(shapes)]
+        incoming = pod(f"p{index}", cpu=cpu, memory=memory)
+        infos = remembered.node_infos
+        totals = scheduler._score(CycleState({SNAPSHOT_KEY: remembered}), incoming, infos)
+        fresh_snapshot = Snapshot.from_objects(nodes, [p for info in infos for p in info.pods])
+        fresh = Scheduler(rng=random.Random(7))
+        expected = fresh._score(CycleState({SNAPSHOT_KEY: fresh_snapshot}), incoming, fresh_snapshot.node_infos)
+        assert totals == expected, f"pod {index}"
+        result = scheduler.schedule(incoming, remembered)
+        remembered.assume(dict(incoming, spec=dict(incoming["spec"], nodeName=result.suggested_host)), result.suggested_host)
+    assert any(info.score_memo for info in remembered.node_infos), "nothing was remembered"

@@ -4,6 +4,7 @@ fractions stay close). Must NOT read live usage: only declared requests count, a
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from math import sqrt
 
 from kubelite.scheduler.framework import (
@@ -88,6 +89,10 @@ class NodeResourcesFit:
         state[_SCORE_KEY] = pod_requests(pod, non_zero=True)
         return SUCCESS
 
+    def score_memo_key(self, state: CycleState, pod: Obj) -> Hashable:
+        requests = state[_SCORE_KEY]
+        return tuple(requests.get(resource, 0) for resource, _ in SCORED_RESOURCES)
+
     def score_batch(self, state: CycleState, pod: Obj, nodes: list[NodeInfo]) -> list[int]:
         """`score` for the default cpu and memory weights of 1, over prepared ints."""
         requests = state[_SCORE_KEY]
@@ -135,6 +140,10 @@ class NodeResourcesBalancedAllocation:
             return SKIP  # a best-effort pod does not change any node's balance
         state[_BALANCED_KEY] = requests
         return SUCCESS
+
+    def score_memo_key(self, state: CycleState, pod: Obj) -> Hashable:
+        requests = state[_BALANCED_KEY]
+        return tuple(requests.get(resource, 0) for resource, _ in SCORED_RESOURCES)
 
     def score_batch(self, state: CycleState, pod: Obj, nodes: list[NodeInfo]) -> list[int]:
         """`score` for cpu and memory, over prepared ints."""

@@ -4,7 +4,7 @@ manager's job)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 from kubelite.scheduler.framework import (
@@ -80,6 +80,11 @@ class TaintToleration:
             t for t in pod_tolerations(pod) if t.get("effect") in ("", None, "PreferNoSchedule")
         ]
         return SUCCESS
+
+    def score_memo_key(self, state: CycleState, pod: Obj) -> Hashable:
+        return tuple(
+            (t.get("key"), t.get("operator"), t.get("value"), t.get("effect")) for t in state[_STATE_KEY]
+        )
 
     def score(self, state: CycleState, pod: Obj, node: NodeInfo) -> int:
         tolerations = state[_STATE_KEY]
