@@ -75,12 +75,34 @@ class SchedulerCache:
         """An assigned pod seen by the informer (confirms an assumption)."""
         key = pod_key(pod)
         self._assumed.discard(key)
+        if self._replace_same_shape(key, pod):
+            return
         self._remove_key(key)
         if counts_on_node(pod):
             self._place(key, pod["spec"]["nodeName"], pod)
 
     def update_pod(self, pod: Obj) -> None:
         self.add_pod(pod)
+
+    def _replace_same_shape(self, key: str, pod: Obj) -> bool:
+        """A newer version of a placed pod on the same node with the same spec and labels (a
+        status change, the binding confirming an assumption) takes the old one's place without
+        being counted again: what the node accounts is unchanged."""
+        placed = self._pods.get(key)
+        if placed is None or not counts_on_node(pod):
+            return False
+        node_name, old = placed
+        if (
+            node_name != pod["spec"].get("nodeName")
+            or old.get("spec") != pod.get("spec")
+            or (old.get("metadata") or {}).get("labels") != (pod.get("metadata") or {}).get("labels")
+        ):
+            return False
+        info = self.snapshot.get(node_name)
+        if info is None or not info.replace_pod(old, pod):
+            return False
+        self._pods[key] = (node_name, pod)
+        return True
 
     def remove_pod(self, pod: Obj) -> None:
         key = pod_key(pod)

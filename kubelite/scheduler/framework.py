@@ -271,6 +271,19 @@ class NodeInfo:
         if affinity and self.watcher is not None:
             self.watcher.affinity_changed()
 
+    def replace_pod(self, old: Obj, new: Obj) -> bool:
+        """Put `new` where `old` (the same object) is, counting nothing again: only for a version
+        of the pod whose spec and labels are unchanged. False when `old` is not here."""
+        for index, present in enumerate(self.pods):
+            if present is old:
+                self.pods[index] = new
+                for group in (self.pods_with_affinity, self.pods_with_required_anti_affinity):
+                    for position, member in enumerate(group):
+                        if member is old:
+                            group[position] = new
+                return True
+        return False
+
     def remove_pod(self, pod: Obj) -> bool:
         key = pod_key(pod)
         for index, present in enumerate(self.pods):
