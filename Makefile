@@ -2,9 +2,9 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEB_PACKAGES := etcd-server etcd-client
+DEB_PACKAGES := etcd-server etcd-client busybox-static docker-registry skopeo
 
-.PHONY: install run test lint typecheck bench clean system-packages
+.PHONY: install run test lint typecheck bench clean system-packages test-images
 
 install: $(BIN)/kubelite system-packages
 
@@ -34,6 +34,16 @@ lint:
 
 typecheck:
 	$(BIN)/mypy kubelite
+
+# Test images (OCI tarballs from Debian's busybox-static); see "Test images" in README.md.
+TEST_IMAGES_DIR := build/test-images
+TEST_IMAGES := $(TEST_IMAGES_DIR)/busybox-1.tar $(TEST_IMAGES_DIR)/web-1.tar $(TEST_IMAGES_DIR)/web-2.tar
+
+test-images: $(TEST_IMAGES)
+
+$(TEST_IMAGES) &: tools/build_test_images.py kubelite/runtime/images/layout.py | $(BIN)/kubelite system-packages
+	$(BIN)/python tools/build_test_images.py --out $(TEST_IMAGES_DIR)
+	@touch $(TEST_IMAGES)
 
 bench: install
 	$(BIN)/python bench/api.py

@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--log-level", default="WARNING")
     kubectl = sub.add_parser("kubectl", help="run the real kubectl against this cluster", add_help=False)
     kubectl.add_argument("args", nargs=argparse.REMAINDER)
+    from kubelite.cli.image import add_parser as add_image_parser
+
+    add_image_parser(sub)
     return parser
 
 
@@ -89,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             return asyncio.run(run_server(options))
         return uvloop.run(run_server(options))
+    if args.command == "image":
+        from kubelite.cli.image import run as run_image
+
+        return run_image(args)
     return 2
 
 
