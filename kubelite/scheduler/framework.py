@@ -228,6 +228,9 @@ class NodeInfo:
         "non_zero_memory",
         "watcher",
         "score_memo",
+        "free_cpu",
+        "free_memory",
+        "free_pods",
     )
 
     def __init__(self, node: Obj, pods: Iterable[Obj] = ()):
@@ -236,6 +239,7 @@ class NodeInfo:
         self.requested: dict[str, int] = {}
         self.non_zero_requested: dict[str, int] = {CPU: 0, MEMORY: 0}
         self.req_cpu = self.req_memory = self.non_zero_cpu = self.non_zero_memory = 0
+        self._refresh_free()
         self.used_ports: dict[tuple[str, str, int], int] = {}
         self.pods_with_affinity: list[Obj] = []
         self.pods_with_required_anti_affinity: list[Obj] = []
@@ -259,6 +263,8 @@ class NodeInfo:
         self.taints: list[Obj] = spec.get("taints") or []
         self.filter_taints: list[Obj] = [t for t in self.taints if t.get("effect") in _FILTERED_EFFECTS]
         self.unschedulable = bool(spec.get("unschedulable"))
+        if hasattr(self, "pods"):
+            self._refresh_free()
 
     def add_pod(self, pod: Obj) -> None:
         self.pods.append(pod)
@@ -321,6 +327,13 @@ class NodeInfo:
                     self.used_ports.pop(port, None)
         self.generation += 1
         self.score_memo = {}
+        self._refresh_free()
+
+    def _refresh_free(self) -> None:
+        """cpu, memory and pod slots left, as the fit filter's fast path reads them."""
+        self.free_cpu = self.alloc_cpu - self.req_cpu
+        self.free_memory = self.alloc_memory - self.req_memory
+        self.free_pods = self.alloc_pods - len(self.pods)
 
     def clone(self) -> NodeInfo:
         copy = NodeInfo.__new__(NodeInfo)

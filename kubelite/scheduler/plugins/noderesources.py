@@ -80,9 +80,7 @@ class NodeResourcesFit:
         return [
             node
             for node in nodes
-            if len(node.pods) < node.alloc_pods
-            and cpu <= node.alloc_cpu - node.req_cpu
-            and memory <= node.alloc_memory - node.req_memory
+            if node.free_pods > 0 and cpu <= node.free_cpu and memory <= node.free_memory
         ]
 
     def pre_score(self, state: CycleState, pod: Obj, nodes: list[NodeInfo]) -> Status:
