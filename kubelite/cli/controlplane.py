@@ -21,12 +21,15 @@ from kubelite.client.client import Client
 from kubelite.client.leaderelection import LeaderElector
 from kubelite.client.sharedinformers import SharedInformers
 from kubelite.controllers.deployment import DeploymentController
+from kubelite.controllers.disruption import DisruptionController
 from kubelite.controllers.endpoints import EndpointsController
 from kubelite.controllers.endpointslice import EndpointSliceController
 from kubelite.controllers.garbagecollector import GarbageCollector
 from kubelite.controllers.namespace import NamespaceController
+from kubelite.controllers.nodelifecycle import NodeLifecycleController
 from kubelite.controllers.replicaset import ReplicaSetController, replication_controller_manager
 from kubelite.controllers.serviceaccount import RootCACertPublisher, ServiceAccountsController
+from kubelite.controllers.tainteviction import TaintEvictionController
 from kubelite.kubelet.pool import HollowNodePool
 from kubelite.registry.context import UserInfo
 from kubelite.registry.registry import Registry
@@ -136,6 +139,9 @@ def controller_factory(options: ControlPlaneOptions) -> Callable[[Client], list[
             DeploymentController(client),
             EndpointsController(client),
             EndpointSliceController(client),
+            NodeLifecycleController(client),
+            TaintEvictionController(client),
+            DisruptionController(client),
         ]
         if options.ca_pem:
             components.append(RootCACertPublisher(client, options.ca_pem))
