@@ -37,7 +37,12 @@ class ServerInfo:
 
 
 def _status_response(exc: errors.StatusError) -> web.Response:
-    return web.Response(body=orjson.dumps(exc.status()), status=exc.code, headers={"Content-Type": "application/json"})
+    status = exc.status()
+    headers = {"Content-Type": "application/json"}
+    retry_after = (status.get("details") or {}).get("retryAfterSeconds")
+    if retry_after:
+        headers["Retry-After"] = str(retry_after)  # as upstream, for 429s and 5xx that say when
+    return web.Response(body=orjson.dumps(status), status=exc.code, headers=headers)
 
 
 def _json(body: Any, content_type: str = "application/json") -> web.Response:

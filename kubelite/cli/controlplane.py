@@ -20,16 +20,19 @@ from kubelite.apiserver.inprocess import InProcessTransport
 from kubelite.client.client import Client
 from kubelite.client.leaderelection import LeaderElector
 from kubelite.client.sharedinformers import SharedInformers
+from kubelite.controllers.cronjob import CronJobController
 from kubelite.controllers.deployment import DeploymentController
 from kubelite.controllers.disruption import DisruptionController
 from kubelite.controllers.endpoints import EndpointsController
 from kubelite.controllers.endpointslice import EndpointSliceController
 from kubelite.controllers.garbagecollector import GarbageCollector
+from kubelite.controllers.job import JobController
 from kubelite.controllers.namespace import NamespaceController
 from kubelite.controllers.nodelifecycle import NodeLifecycleController
 from kubelite.controllers.replicaset import ReplicaSetController, replication_controller_manager
 from kubelite.controllers.serviceaccount import RootCACertPublisher, ServiceAccountsController
 from kubelite.controllers.tainteviction import TaintEvictionController
+from kubelite.controllers.ttlafterfinished import TTLAfterFinishedController
 from kubelite.kubelet.pool import HollowNodePool
 from kubelite.registry.context import UserInfo
 from kubelite.registry.registry import Registry
@@ -142,6 +145,9 @@ def controller_factory(options: ControlPlaneOptions) -> Callable[[Client], list[
             NodeLifecycleController(client),
             TaintEvictionController(client),
             DisruptionController(client),
+            JobController(client),
+            CronJobController(client),
+            TTLAfterFinishedController(client),
         ]
         if options.ca_pem:
             components.append(RootCACertPublisher(client, options.ca_pem))

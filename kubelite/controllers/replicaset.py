@@ -124,7 +124,7 @@ async def slow_start_batch(
     return successes, None
 
 
-def _namespace_terminating(err: Exception) -> bool:
+def namespace_terminating(err: Exception) -> bool:
     if not isinstance(err, StatusError) or not err.details:
         return False
     return any(cause.get("reason") == "NamespaceTerminating" for cause in err.details.get("causes") or ())
@@ -341,7 +341,7 @@ class ReplicaSetController(Controller):
         try:
             created = await self.pods_client.namespace(namespace).create(pod)
         except Exception as err:
-            if _namespace_terminating(err):
+            if namespace_terminating(err):
                 return
             message = err.message if isinstance(err, StatusError) else str(err)
             self._event(owner, WARNING, "FailedCreate", f"Error creating: {message}")
