@@ -200,6 +200,12 @@ class JobStrategy(Strategy):
             schema_defaults.generate_job_selector(obj, obj["metadata"]["uid"])
 
 
+class PodDisruptionBudgetStrategy(Strategy):
+    def initial_status(self, obj: Obj) -> None:
+        # upstream's status struct has four counters without omitempty: they start as 0
+        obj["status"] = {"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0}
+
+
 class CRDStrategy(Strategy):
     def prepare_for_create(self, obj: Obj, ctx: RequestContext) -> None:
         super().prepare_for_create(obj, ctx)
@@ -234,6 +240,8 @@ def strategy_for(info: ResourceInfo, ips: ServiceIPAllocator, ports: NodePortAll
         return NamespaceStrategy(info)
     if key == ("batch", "jobs"):
         return JobStrategy(info)
+    if key == ("policy", "poddisruptionbudgets"):
+        return PodDisruptionBudgetStrategy(info)
     if key == ("apiextensions.k8s.io", "customresourcedefinitions"):
         return CRDStrategy(info)
     strategy = Strategy(info)

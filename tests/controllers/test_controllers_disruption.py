@@ -181,7 +181,7 @@ async def test_unmanaged_pods_are_reported(cluster: ControllerCluster, clock: Fa
 async def test_no_pods_no_disruptions(cluster: ControllerCluster, clock: FakeClock) -> None:
     await budgets(cluster).create(budget("web", minAvailable=0))
     controller = await run(cluster, clock)
-    await eventually(status_is(cluster, "web", expectedPods=0, currentHealthy=0, disruptionsAllowed=0), what="empty status")
+    await eventually(status_is(cluster, "web", observedGeneration=1, expectedPods=0, currentHealthy=0, disruptionsAllowed=0), what="empty status")
     await controller.recorder.flush()
     assert [e["message"] for e in (await cluster.events.list())["items"] if e["reason"] == "NoPods"] == ["No matching pods found"]
 

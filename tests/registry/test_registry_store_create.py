@@ -212,3 +212,11 @@ async def test_create_records_managed_fields(registry: Registry) -> None:
     managers = created["metadata"]["managedFields"]
     assert [(m["manager"], m["operation"]) for m in managers] == [("kubectl-create", "Update")]
     assert "f:data" in managers[0]["fieldsV1"]
+
+
+async def test_pod_disruption_budget_starts_with_zero_counters(registry: Registry) -> None:
+    pdbs = store_of(registry, "policy", "poddisruptionbudgets")
+    body = {"metadata": {"name": "budget"}, "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "x"}}}}
+    body["status"] = {"disruptionsAllowed": 5}  # a client's status is dropped on create
+    created = await pdbs.create("default", body, ctx())
+    assert created["status"] == {"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0}
