@@ -30,6 +30,7 @@ from kubelite.controllers.job import JobController
 from kubelite.controllers.namespace import NamespaceController
 from kubelite.controllers.nodelifecycle import NodeLifecycleController
 from kubelite.controllers.replicaset import ReplicaSetController, replication_controller_manager
+from kubelite.controllers.resourcequota import ResourceQuotaController
 from kubelite.controllers.serviceaccount import RootCACertPublisher, ServiceAccountsController
 from kubelite.controllers.tainteviction import TaintEvictionController
 from kubelite.controllers.ttlafterfinished import TTLAfterFinishedController
@@ -148,6 +149,7 @@ def controller_factory(options: ControlPlaneOptions) -> Callable[[Client], list[
             JobController(client),
             CronJobController(client),
             TTLAfterFinishedController(client),
+            ResourceQuotaController(client),
         ]
         if options.ca_pem:
             components.append(RootCACertPublisher(client, options.ca_pem))

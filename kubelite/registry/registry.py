@@ -15,11 +15,14 @@ from collections.abc import Callable
 from typing import Any
 
 from kubelite.api import errors
+from kubelite.registry.admission import AdmissionChain
 from kubelite.registry.allocators import NodePortAllocator, ServiceIPAllocator
 from kubelite.registry.context import RequestContext
 from kubelite.registry.crds import CLEANUP_FINALIZER, established_status, served_resources
 from kubelite.registry.kinds import strategy_for
+from kubelite.registry.limitrange import LimitRanger
 from kubelite.registry.objectschema import BuiltinSchema, CustomSchema
+from kubelite.registry.quota import ResourceQuotaAdmission
 from kubelite.registry.store import DeleteOptions, ListOptions, Store
 from kubelite.registry.strategy import Strategy
 from kubelite.registry.watchcache import CachedEvent, WatchCache
@@ -51,6 +54,8 @@ class Registry:
         self.ports = NodePortAllocator()
         self.pending_ips: set[str] = set()  # allocated by writes still in flight
         self.pending_ports: set[int] = set()
+        # admission plugins every create and update passes (mutating, then validating), in this order
+        self.admission = AdmissionChain([LimitRanger(), ResourceQuotaAdmission()])
         self.crd_schemas: dict[tuple[str, str, str], dict[str, Any]] = {}  # (group, version, kind) -> schema
         self.on_catalogue_change: list[Callable[[], None]] = []
         self.token_issuer: Any = None  # set by the server when service account tokens are configured

@@ -28,6 +28,7 @@ from kubelite.api.jsonvalue import copy_json, json_equal
 from kubelite.api.labels import LabelSelector, parse_label_selector
 from kubelite.api.mergepatch import apply_merge_patch
 from kubelite.api.strategic import apply_strategic_merge_patch
+from kubelite.registry.admission import AdmissionRequest
 from kubelite.registry.context import RequestContext
 from kubelite.registry.fieldselectors import field_getters
 from kubelite.registry.objectschema import ObjectSchema
@@ -384,10 +385,13 @@ class Store:
         self.strategy.prepare_for_create(obj, ctx)
         self.schema.default(obj)
         self.strategy.default(obj)
+        admission = AdmissionRequest(self.info, obj, None, ctx, self.registry)
+        await self.registry.admission.mutate(admission)
         causes = self.schema.validate(obj) + self.strategy.validate(obj, None)
         if causes:
             raise errors.invalid(self.info.kind, self.info.group, obj["metadata"].get("name", ""), causes)
         await self.strategy.before_create(obj, self.registry, ctx)
+        await self._validating_admission(admission, obj)
 
     async def _admit_update(self, new: Obj, current: Obj, ctx: RequestContext, subresource: str) -> Obj:
         """The update counterpart of `_admit_new`; returns the object to store."""
@@ -397,6 +401,8 @@ class Store:
             self.strategy.prepare_for_update(new, current, ctx, subresource)
         self.schema.default(new)
         self.strategy.default(new)
+        admission = AdmissionRequest(self.info, new, current, ctx, self.registry, subresource)
+        await self.registry.admission.mutate(admission)
         causes = self.schema.validate(new)
         if subresource != "binding":  # binding sets only spec.nodeName, which pod updates may not
             causes += self.strategy.validate(new, current)
@@ -404,7 +410,17 @@ class Store:
             raise errors.invalid(self.info.kind, self.info.group, new["metadata"]["name"], causes)
         if not subresource:
             await self.strategy.before_update(new, current, self.registry, ctx)
+        await self._validating_admission(admission, new)
         return new
+
+    async def _validating_admission(self, admission: AdmissionRequest, obj: Obj) -> None:
+        """The validating plugins (quota charges here, before the write); a refusal drops what the
+        strategy's hooks reserved, since the caller's release never runs."""
+        try:
+            await self.registry.admission.validate(admission)
+        except BaseException:
+            self.strategy.release(obj, self.registry)
+            raise
 
     async def _store_new(self, obj: Obj, ctx: RequestContext) -> Obj:
         _drop_empty_meta(obj)
