@@ -21,6 +21,7 @@ from kubelite.client.client import Client
 from kubelite.client.leaderelection import LeaderElector
 from kubelite.client.sharedinformers import SharedInformers
 from kubelite.controllers.cronjob import CronJobController
+from kubelite.controllers.daemonset import DaemonSetController
 from kubelite.controllers.deployment import DeploymentController
 from kubelite.controllers.disruption import DisruptionController
 from kubelite.controllers.endpoints import EndpointsController
@@ -32,6 +33,7 @@ from kubelite.controllers.nodelifecycle import NodeLifecycleController
 from kubelite.controllers.replicaset import ReplicaSetController, replication_controller_manager
 from kubelite.controllers.resourcequota import ResourceQuotaController
 from kubelite.controllers.serviceaccount import RootCACertPublisher, ServiceAccountsController
+from kubelite.controllers.statefulset import StatefulSetController
 from kubelite.controllers.tainteviction import TaintEvictionController
 from kubelite.controllers.ttlafterfinished import TTLAfterFinishedController
 from kubelite.kubelet.pool import HollowNodePool
@@ -141,6 +143,8 @@ def controller_factory(options: ControlPlaneOptions) -> Callable[[Client], list[
             ReplicaSetController(client),
             replication_controller_manager(client),
             DeploymentController(client),
+            DaemonSetController(client),
+            StatefulSetController(client),
             EndpointsController(client),
             EndpointSliceController(client),
             NodeLifecycleController(client),
