@@ -200,6 +200,27 @@ class JobStrategy(Strategy):
             schema_defaults.generate_job_selector(obj, obj["metadata"]["uid"])
 
 
+TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
+
+
+class DaemonSetStrategy(Strategy):
+    """Upstream's DaemonSet template generation, which apps/v1 shows as an annotation: 1 on create,
+    +1 whenever spec.template changes (the DaemonSet controller labels pods with it)."""
+
+    def prepare_for_create(self, obj: Obj, ctx: RequestContext) -> None:
+        super().prepare_for_create(obj, ctx)
+        obj["metadata"].setdefault("annotations", {})[TEMPLATE_GENERATION] = "1"
+
+    def prepare_for_update(self, new: Obj, old: Obj, ctx: RequestContext, subresource: str = "") -> None:
+        super().prepare_for_update(new, old, ctx, subresource)
+        if subresource == "status":
+            return
+        before = ((old["metadata"].get("annotations") or {}).get(TEMPLATE_GENERATION)) or "1"
+        changed = (new.get("spec") or {}).get("template") != (old.get("spec") or {}).get("template")
+        value = str(int(before) + 1) if changed and before.isdigit() else before
+        new["metadata"].setdefault("annotations", {})[TEMPLATE_GENERATION] = value
+
+
 class PodDisruptionBudgetStrategy(Strategy):
     def initial_status(self, obj: Obj) -> None:
         # upstream's status struct has four counters without omitempty: they start as 0
@@ -240,6 +261,8 @@ def strategy_for(info: ResourceInfo, ips: ServiceIPAllocator, ports: NodePortAll
         return NamespaceStrategy(info)
     if key == ("batch", "jobs"):
         return JobStrategy(info)
+    if key == ("apps", "daemonsets"):
+        return DaemonSetStrategy(info)
     if key == ("policy", "poddisruptionbudgets"):
         return PodDisruptionBudgetStrategy(info)
     if key == ("apiextensions.k8s.io", "customresourcedefinitions"):

@@ -463,3 +463,20 @@ async def test_unknown_patch_type_is_unsupported_media_type(registry: Registry) 
     cms = store_of(registry, "", "configmaps")
     await cms.create("default", configmap("c"), ctx())
     await expect_status(cms.patch("default", "c", "bogus", {}, ctx()), 415, "UnsupportedMediaType")
+
+
+async def test_daemonset_template_generation_annotation_follows_template_changes(registry: Registry) -> None:
+    dss = store_of(registry, "apps", "daemonsets")
+    template = {"metadata": {"labels": {"app": "agent"}}, "spec": {"containers": [{"name": "a", "image": "busybox:1"}]}}
+    body = {"metadata": {"name": "agent"}, "spec": {"selector": {"matchLabels": {"app": "agent"}}, "template": template}}
+    created = await dss.create("default", body, ctx())
+    key = "deprecated.daemonset.template.generation"
+    assert created["metadata"]["annotations"][key] == "1"
+    created["metadata"]["annotations"][key] = "41"  # users cannot set it
+    created["spec"]["minReadySeconds"] = 5  # not a template change
+    same, _ = await dss.update("default", "agent", created, ctx())
+    assert same["metadata"]["annotations"][key] == "1"
+    same = copy.deepcopy(same)  # what update returns is what the store keeps
+    same["spec"]["template"]["spec"]["containers"][0]["image"] = "busybox:2"
+    changed, _ = await dss.update("default", "agent", same, ctx())
+    assert changed["metadata"]["annotations"][key] == "2"
