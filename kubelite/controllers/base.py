@@ -18,6 +18,7 @@ from kubelite.client.client import Client
 from kubelite.client.clock import Clock, RealClock
 from kubelite.client.informer import Informer
 from kubelite.client.workqueue import ShutDown, WorkQueue
+from kubelite.controllers.events import EventRecorder
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,16 @@ class Controller:
         self.informers: list[Informer] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._running = False
+        self._own_recorders: list[EventRecorder] = []
+
+    def event_recorder(self, recorder: EventRecorder | None, component: str) -> EventRecorder:
+        """`recorder` when given (its owner starts and stops it), else one of this controller's own,
+        started and stopped with it."""
+        if recorder is not None:
+            return recorder
+        own = EventRecorder(self.client, component, clock=self.clock)
+        self._own_recorders.append(own)
+        return own
 
     def informer(
         self,
@@ -81,6 +92,8 @@ class Controller:
         if self._running:
             return
         self._running = True
+        for recorder in self._own_recorders:
+            await recorder.start()
         for informer in self.informers:
             informer.start()
         for informer in self.informers:
@@ -106,6 +119,8 @@ class Controller:
                 await self.client.informers.release(informer)
             else:
                 await informer.stop()
+        for recorder in self._own_recorders:
+            await recorder.stop()
 
     async def _work(self) -> None:
         while True:

@@ -34,7 +34,7 @@ from kubelite.controllers.cronutil import (
 )
 from kubelite.controllers.events import NORMAL, WARNING, EventRecorder, rfc3339
 from kubelite.controllers.jobutil import COMPLETE, FAILED, finished_type
-from kubelite.controllers.ownership import controller_ref, is_deleting, new_controller_ref
+from kubelite.controllers.ownership import controller_ref, is_deleting, new_controller_ref, resolve_controller
 from kubelite.controllers.podutil import parse_time
 from kubelite.controllers.replicaset import deep_copy, namespace_terminating
 from kubelite.schema.cronschedule import load_location_error
@@ -109,22 +109,11 @@ class CronJobController(Controller):
         super().__init__(client, name=COMPONENT, workers=workers, clock=clock)
         self.cron_jobs_client = client.resource("batch", "v1", "cronjobs")
         self.jobs_client = client.resource("batch", "v1", "jobs")
-        self._own_recorder = recorder is None
-        self.recorder = recorder or EventRecorder(client, COMPONENT, clock=self.clock)
+        self.recorder = self.event_recorder(recorder, COMPONENT)
         self.cron_jobs = self.informer("batch", "v1", "cronjobs")
         self.jobs = self.informer("batch", "v1", "jobs")
         self.cron_jobs.add_handler(self.enqueue, self._cron_job_updated, self.enqueue)
         self.jobs.add_handler(self._job_added, self._job_updated, self._job_deleted)
-
-    async def start(self) -> None:
-        if self._own_recorder:
-            await self.recorder.start()
-        await super().start()
-
-    async def stop(self) -> None:
-        await super().stop()
-        if self._own_recorder:
-            await self.recorder.stop()
 
     # ------------------------------------------------------------------ handlers
     def _cron_job_updated(self, old: Obj, new: Obj) -> None:
@@ -149,12 +138,7 @@ class CronJobController(Controller):
             self.enqueue_after(new, delay)
 
     def _resolve(self, namespace: str, ref: Obj | None) -> Obj | None:
-        if ref is None or ref.get("kind") != KIND:
-            return None
-        cron_job = self.cron_jobs.cache.get_by_name(namespace, ref.get("name", ""))
-        if cron_job is None or cron_job["metadata"].get("uid") != ref.get("uid"):
-            return None
-        return cron_job
+        return resolve_controller(self.cron_jobs.cache, namespace, ref, KIND)
 
     def _enqueue_owner(self, job: Obj, ref: Obj | None) -> None:
         owner = self._resolve(job["metadata"].get("namespace") or "", ref)

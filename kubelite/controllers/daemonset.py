@@ -46,6 +46,8 @@ from kubelite.controllers.ownership import (
     fresh_owner_check,
     is_deleting,
     new_controller_ref,
+    owners_selecting,
+    resolve_controller,
 )
 from kubelite.controllers.podutil import creation_time, is_available, is_ready
 from kubelite.controllers.replicaset import deep_copy, pod_from_template, slow_start_batch
@@ -323,8 +325,7 @@ class DaemonSetController(Controller):
         self.creations = ControllerExpectations(self.clock)
         self.deletions = ControllerExpectations(self.clock)
         self.failed_backoff = FailedPodBackoff()
-        self._own_recorder = recorder is None
-        self.recorder = recorder or EventRecorder(client, COMPONENT, clock=self.clock)
+        self.recorder = self.event_recorder(recorder, COMPONENT)
         self.daemon_sets = self.informer("apps", "v1", "daemonsets")
         self.nodes = self.informer("", "v1", "nodes")
         self.pods = self.informer("", "v1", "pods")
@@ -336,16 +337,6 @@ class DaemonSetController(Controller):
             self._revision_changed, lambda _old, new: self._revision_changed(new), self._revision_changed
         )
 
-    async def start(self) -> None:
-        if self._own_recorder:
-            await self.recorder.start()
-        await super().start()
-
-    async def stop(self) -> None:
-        await super().stop()
-        if self._own_recorder:
-            await self.recorder.stop()
-
     # ------------------------------------------------------------------ handlers
     def _ds_deleted(self, ds: Obj) -> None:
         key = object_key(ds)
@@ -354,26 +345,10 @@ class DaemonSetController(Controller):
         self.queue.add(key)
 
     def _resolve(self, namespace: str, ref: Obj | None) -> Obj | None:
-        if ref is None or ref.get("kind") != KIND:
-            return None
-        found = self.daemon_sets.cache.get_by_name(namespace, ref.get("name", ""))
-        if found is None or found["metadata"].get("uid") != ref.get("uid"):
-            return None
-        return found
+        return resolve_controller(self.daemon_sets.cache, namespace, ref, KIND)
 
     def _selecting(self, obj: Obj) -> list[Obj]:
-        labels = obj["metadata"].get("labels")
-        if not labels:
-            return []
-        found = []
-        for ds in self.daemon_sets.cache.list_namespace(obj["metadata"].get("namespace") or ""):
-            try:
-                selector = selector_from_spec(ds["spec"].get("selector"))
-            except LabelSelectorError:
-                continue
-            if not selector.is_empty and selector.matches(labels):
-                found.append(ds)
-        return found
+        return owners_selecting(self.daemon_sets.cache, obj)
 
     def _pod_added(self, pod: Obj) -> None:
         if is_deleting(pod):

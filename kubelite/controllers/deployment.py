@@ -48,24 +48,13 @@ class DeploymentController(Controller):
         super().__init__(client, name=COMPONENT, workers=workers, clock=clock)
         self.deployments_client = client.resource("apps", "v1", "deployments")
         self.rs_client = client.resource("apps", "v1", "replicasets")
-        self._own_recorder = recorder is None
-        self.recorder = recorder or EventRecorder(client, COMPONENT, clock=self.clock)
+        self.recorder = self.event_recorder(recorder, COMPONENT)
         self.deployments = self.informer("apps", "v1", "deployments")
         self.replica_sets = self.informer("apps", "v1", "replicasets")
         self.pods = self.informer("", "v1", "pods", indexers={OWNER_UID_INDEX: index_by_owner_uid})
         self.deployments.add_handler(self.enqueue, lambda _old, new: self.enqueue(new), self.enqueue)
         self.replica_sets.add_handler(self._rs_changed, self._rs_updated, self._rs_changed)
         self.pods.add_handler(on_delete=self._pod_deleted)
-
-    async def start(self) -> None:
-        if self._own_recorder:
-            await self.recorder.start()
-        await super().start()
-
-    async def stop(self) -> None:
-        await super().stop()
-        if self._own_recorder:
-            await self.recorder.stop()
 
     # ------------------------------------------------------------------ handlers
     def _owner_of(self, rs: Obj) -> Obj | None:

@@ -113,8 +113,7 @@ class DisruptionController(Controller):
         super().__init__(client, name="disruption-controller", workers=workers, clock=clock)
         self.budgets_client = client.resource("policy", "v1", "poddisruptionbudgets")
         self.pods_client = client.resource("", "v1", "pods")
-        self._own_recorder = recorder is None
-        self.recorder = recorder or EventRecorder(client, "controllermanager", clock=self.clock)
+        self.recorder = self.event_recorder(recorder, "controllermanager")
         self.budgets = self.informer("policy", "v1", "poddisruptionbudgets")
         self.pods = self.informer("", "v1", "pods")
         self.replica_sets = self.informer("apps", "v1", "replicasets")
@@ -123,16 +122,6 @@ class DisruptionController(Controller):
         self.stateful_sets = self.informer("apps", "v1", "statefulsets")
         self.budgets.add_handler(self.enqueue, self._budget_updated, self.enqueue)
         self.pods.add_handler(self._pod_changed, self._pod_updated, self._pod_deleted)
-
-    async def start(self) -> None:
-        if self._own_recorder:
-            await self.recorder.start()
-        await super().start()
-
-    async def stop(self) -> None:
-        await super().stop()
-        if self._own_recorder:
-            await self.recorder.stop()
 
     # ------------------------------------------------------------------ informer handlers
     def _budget_updated(self, old: Obj, new: Obj) -> None:

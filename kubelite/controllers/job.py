@@ -76,6 +76,8 @@ from kubelite.controllers.ownership import (
     fresh_owner_check,
     is_deleting,
     new_controller_ref,
+    owners_selecting,
+    resolve_controller,
 )
 from kubelite.controllers.podranking import pods_to_delete
 from kubelite.controllers.podutil import is_active, is_ready, parse_time
@@ -187,8 +189,7 @@ class JobController(Controller):
         self.expectations = ControllerExpectations(self.clock)
         self.finalizer_expectations: dict[str, set[str]] = {}  # job key -> pod uids
         self.backoff: dict[str, BackoffRecord] = {}
-        self._own_recorder = recorder is None
-        self.recorder = recorder or EventRecorder(client, COMPONENT, clock=self.clock)
+        self.recorder = self.event_recorder(recorder, COMPONENT)
         self.jobs = self.informer("batch", "v1", "jobs")
         self.pods = self.informer(
             "",
@@ -203,16 +204,6 @@ class JobController(Controller):
         self.pods.add_handler(
             self._pod_added, self._pod_updated, lambda pod: self._pod_deleted(pod, final=True)
         )
-
-    async def start(self) -> None:
-        if self._own_recorder:
-            await self.recorder.start()
-        await super().start()
-
-    async def stop(self) -> None:
-        await super().stop()
-        if self._own_recorder:
-            await self.recorder.stop()
 
     # ------------------------------------------------------------------ queueing
     def _enqueue_batched(self, job: Obj) -> None:
@@ -251,26 +242,10 @@ class JobController(Controller):
 
     # ------------------------------------------------------------------ pod handlers
     def _resolve(self, namespace: str, ref: Obj | None) -> Obj | None:
-        if ref is None or ref.get("kind") != KIND:
-            return None
-        job = self.jobs.cache.get_by_name(namespace, ref.get("name", ""))
-        if job is None or _uid(job) != ref.get("uid"):
-            return None
-        return job
+        return resolve_controller(self.jobs.cache, namespace, ref, KIND)
 
     def _matching_jobs(self, pod: Obj) -> list[Obj]:
-        labels = pod["metadata"].get("labels")
-        if not labels:
-            return []
-        found = []
-        for job in self.jobs.cache.list_namespace(pod["metadata"].get("namespace") or ""):
-            try:
-                selector = selector_from_spec((job.get("spec") or {}).get("selector"))
-            except LabelSelectorError:
-                continue
-            if not selector.is_empty and selector.matches(labels):
-                found.append(job)
-        return found
+        return owners_selecting(self.jobs.cache, pod)
 
     def _pod_added(self, pod: Obj) -> None:
         if is_deleting(pod):

@@ -161,8 +161,7 @@ class NodeLifecycleController(Controller):
         self.options = options or NodeLifecycleOptions()
         self.nodes_client = client.resource("", "v1", "nodes")
         self.pods_client = client.resource("", "v1", "pods")
-        self._own_recorder = recorder is None
-        self.recorder = recorder or EventRecorder(client, "node-controller", clock=self.clock)
+        self.recorder = self.event_recorder(recorder, "node-controller")
         self.nodes = self.informer("", "v1", "nodes")
         self.leases = self.informer("coordination.k8s.io", "v1", "leases")
         self.pods = self.informer("", "v1", "pods", indexers={NODE_NAME_INDEX: index_by_node_name})
@@ -171,16 +170,6 @@ class NodeLifecycleController(Controller):
         self.health: dict[str, NodeHealth] = {}
         self._pods_to_retry: set[str] = set()
         self._zones: tuple[float, ZoneView] | None = None
-
-    async def start(self) -> None:
-        if self._own_recorder:
-            await self.recorder.start()
-        await super().start()
-
-    async def stop(self) -> None:
-        await super().stop()
-        if self._own_recorder:
-            await self.recorder.stop()
 
     def _node_updated(self, old: Obj, new: Obj) -> None:
         self.enqueue(new)

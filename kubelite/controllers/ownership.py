@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from kubelite.api.errors import StatusError
-from kubelite.api.labels import LabelSelector
+from kubelite.api.labels import LabelSelector, LabelSelectorError, selector_from_spec
+from kubelite.client.cache import Indexer
 from kubelite.client.client import ResourceClient
 
 Obj = dict[str, Any]
@@ -35,6 +36,40 @@ def new_controller_ref(owner: Obj, api_version: str, kind: str) -> Obj:
         "controller": True,
         "blockOwnerDeletion": True,
     }
+
+
+def resolve_controller(cache: Indexer, namespace: str, ref: Obj | None, kind: str) -> Obj | None:
+    """The cached owner a controllerRef names: kind, name and uid must all match (a recreated owner
+    of the same name is someone else)."""
+    if ref is None or ref.get("kind") != kind:
+        return None
+    owner = cache.get_by_name(namespace, ref.get("name", ""))
+    if owner is None or owner["metadata"].get("uid") != ref.get("uid"):
+        return None
+    return owner
+
+
+def spec_selector(owner: Obj) -> LabelSelector:
+    return selector_from_spec((owner.get("spec") or {}).get("selector"))
+
+
+def owners_selecting(
+    cache: Indexer, obj: Obj, selector_of: Callable[[Obj], LabelSelector] = spec_selector
+) -> list[Obj]:
+    """The cached owners in obj's namespace whose (valid, non-empty) selector matches its labels:
+    the candidates to adopt an orphan."""
+    labels = obj["metadata"].get("labels")
+    if not labels:
+        return []
+    found = []
+    for owner in cache.list_namespace(obj["metadata"].get("namespace") or ""):
+        try:
+            selector = selector_of(owner)
+        except LabelSelectorError:
+            continue
+        if not selector.is_empty and selector.matches(labels):
+            found.append(owner)
+    return found
 
 
 def is_deleting(obj: Obj) -> bool:

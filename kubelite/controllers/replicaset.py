@@ -32,6 +32,8 @@ from kubelite.controllers.ownership import (
     fresh_owner_check,
     is_deleting,
     new_controller_ref,
+    owners_selecting,
+    resolve_controller,
 )
 from kubelite.controllers.podranking import pods_to_delete
 from kubelite.controllers.podutil import is_active, is_available, is_ready
@@ -158,24 +160,13 @@ class ReplicaSetController(Controller):
         self.owners_client = client.resource(kind.group, kind.version, kind.resource)
         self.pods_client = client.resource("", "v1", "pods")
         self.expectations = ControllerExpectations(self.clock)
-        self._own_recorder = recorder is None
-        self.recorder = recorder or EventRecorder(client, kind.component, clock=self.clock)
+        self.recorder = self.event_recorder(recorder, kind.component)
         self.owners = self.informer(
             kind.group, kind.version, kind.resource, indexers={CONTROLLER_UID_INDEX: index_by_controller_uid}
         )
         self.pods = self.informer("", "v1", "pods", indexers={OWNER_UID_INDEX: index_by_owner_uid})
         self.owners.add_handler(self.enqueue, self._owner_updated, self._owner_deleted)
         self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
-
-    async def start(self) -> None:
-        if self._own_recorder:
-            await self.recorder.start()
-        await super().start()
-
-    async def stop(self) -> None:
-        await super().stop()
-        if self._own_recorder:
-            await self.recorder.stop()
 
     # ------------------------------------------------------------------ informer handlers
     def _owner_updated(self, old: Obj, new: Obj) -> None:
@@ -189,27 +180,10 @@ class ReplicaSetController(Controller):
         self.queue.add(key)
 
     def _resolve(self, namespace: str, ref: Obj | None) -> Obj | None:
-        if ref is None or ref.get("kind") != self.kind.kind:
-            return None
-        owner = self.owners.cache.get_by_name(namespace, ref.get("name", ""))
-        if owner is None or owner["metadata"].get("uid") != ref.get("uid"):
-            return None
-        return owner
+        return resolve_controller(self.owners.cache, namespace, ref, self.kind.kind)
 
     def _matching_owners(self, pod: Obj) -> list[Obj]:
-        meta = pod["metadata"]
-        labels = meta.get("labels")
-        if not labels:
-            return []
-        found = []
-        for owner in self.owners.cache.list_namespace(meta.get("namespace") or ""):
-            try:
-                selector = self.kind.selector(owner)
-            except LabelSelectorError:
-                continue
-            if not selector.is_empty and selector.matches(labels):
-                found.append(owner)
-        return found
+        return owners_selecting(self.owners.cache, pod, self.kind.selector)
 
     def _pod_added(self, pod: Obj) -> None:
         if is_deleting(pod):

@@ -34,7 +34,9 @@ from kubelite.controllers.ownership import (
     fresh_owner_check,
     is_deleting,
     new_controller_ref,
+    owners_selecting,
     release,
+    resolve_controller,
 )
 from kubelite.controllers.podutil import is_available, is_ready
 from kubelite.controllers.replicaset import deep_copy, pod_from_template
@@ -388,8 +390,7 @@ class StatefulSetController(Controller):
         self.pods_client = client.resource("", "v1", "pods")
         self.claims_client = client.resource("", "v1", "persistentvolumeclaims")
         self.revisions_client = client.resource("apps", "v1", "controllerrevisions")
-        self._own_recorder = recorder is None
-        self.recorder = recorder or EventRecorder(client, COMPONENT, clock=self.clock)
+        self.recorder = self.event_recorder(recorder, COMPONENT)
         self.sets = self.informer("apps", "v1", "statefulsets")
         self.pods = self.informer("", "v1", "pods")
         self.claims = self.informer("", "v1", "persistentvolumeclaims")
@@ -401,38 +402,12 @@ class StatefulSetController(Controller):
             self._owned_changed, lambda _old, new: self._owned_changed(new), self._owned_changed
         )
 
-    async def start(self) -> None:
-        if self._own_recorder:
-            await self.recorder.start()
-        await super().start()
-
-    async def stop(self) -> None:
-        await super().stop()
-        if self._own_recorder:
-            await self.recorder.stop()
-
     # ------------------------------------------------------------------ handlers
     def _resolve(self, namespace: str, ref: Obj | None) -> Obj | None:
-        if ref is None or ref.get("kind") != KIND:
-            return None
-        found = self.sets.cache.get_by_name(namespace, ref.get("name", ""))
-        if found is None or found["metadata"].get("uid") != ref.get("uid"):
-            return None
-        return found
+        return resolve_controller(self.sets.cache, namespace, ref, KIND)
 
     def _selecting(self, obj: Obj) -> list[Obj]:
-        labels = obj["metadata"].get("labels")
-        if not labels:
-            return []
-        found = []
-        for sts in self.sets.cache.list_namespace(obj["metadata"].get("namespace") or ""):
-            try:
-                selector = selector_from_spec(sts["spec"].get("selector"))
-            except LabelSelectorError:
-                continue
-            if not selector.is_empty and selector.matches(labels):
-                found.append(sts)
-        return found
+        return owners_selecting(self.sets.cache, obj)
 
     def _owned_changed(self, obj: Obj) -> None:
         sts = self._resolve(obj["metadata"].get("namespace") or "", controller_ref(obj))

@@ -79,23 +79,12 @@ class TaintEvictionController(Controller):
     ):
         super().__init__(client, name="taint-eviction-controller", workers=workers, clock=clock)
         self.pods_client = client.resource("", "v1", "pods")
-        self._own_recorder = recorder is None
-        self.recorder = recorder or EventRecorder(client, "taint-eviction-controller", clock=self.clock)
+        self.recorder = self.event_recorder(recorder, "taint-eviction-controller")
         self.nodes = self.informer("", "v1", "nodes")
         self.pods = self.informer("", "v1", "pods", indexers={NODE_NAME_INDEX: index_by_node_name})
         self.nodes.add_handler(self._node_added, self._node_updated, None)
         self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
         self.scheduled: dict[str, tuple[float, float]] = {}  # pod key -> (start, deadline), wall seconds
-
-    async def start(self) -> None:
-        if self._own_recorder:
-            await self.recorder.start()
-        await super().start()
-
-    async def stop(self) -> None:
-        await super().stop()
-        if self._own_recorder:
-            await self.recorder.stop()
 
     # ------------------------------------------------------------------ informer handlers
     def _node_added(self, node: Obj) -> None:
