@@ -19,7 +19,9 @@ from kubelite import KUBERNETES_VERSION, __version__
 from kubelite.api import errors
 from kubelite.apiserver import discovery
 from kubelite.apiserver.auth import Authenticator, is_public
+from kubelite.apiserver.kubeletclient import KubeletClient
 from kubelite.apiserver.resources import ResourceAPI, parse_resource_path
+from kubelite.apiserver.streaming import StreamingAPI
 from kubelite.registry.context import UserInfo
 from kubelite.registry.registry import Registry
 from kubelite.schema import openapi
@@ -65,11 +67,17 @@ def version_info() -> dict[str, str]:
 
 
 class APIServer:
-    def __init__(self, registry: Registry, authenticator: Authenticator, info: ServerInfo):
+    def __init__(
+        self, registry: Registry, authenticator: Authenticator, info: ServerInfo, kubelets: KubeletClient | None = None
+    ):
+        """`kubelets`: how to reach nodes' kubelets for pods/log, exec, attach and portforward
+        (without it those answer 503)."""
         self.registry = registry
         self.auth = authenticator
         self.info = info
-        self.resources = ResourceAPI(registry, authenticator.from_token)
+        self.kubelets = kubelets
+        streaming = StreamingAPI(registry, kubelets) if kubelets is not None else None
+        self.resources = ResourceAPI(registry, authenticator.from_token, streaming)
         self.discovery = discovery.DiscoveryCache(registry.catalogue)
         self._openapi: dict[str, bytes] = {}
         self._openapi_generation = -1
@@ -78,6 +86,13 @@ class APIServer:
     def app(self) -> web.Application:
         app = web.Application(client_max_size=4 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self.dispatch)
+        if self.kubelets is not None:
+            kubelets = self.kubelets
+
+            async def close_kubelet_connections(_: web.Application) -> None:
+                await kubelets.close()
+
+            app.on_cleanup.append(close_kubelet_connections)
         return app
 
     def _user(self, request: web.Request) -> UserInfo | None:

@@ -16,6 +16,7 @@ from aiohttp import web
 from kubelite.api import errors
 from kubelite.apiserver import reviews, tables
 from kubelite.apiserver.negotiation import TABLE_CONTENT_TYPE, decode_body, decode_patch, response_form
+from kubelite.apiserver.streaming import POD_SUBRESOURCES, StreamingAPI
 from kubelite.apiserver.watch import serve_watch
 from kubelite.registry import subresources
 from kubelite.registry.context import RequestContext, UserInfo
@@ -81,9 +82,10 @@ def _int(query: Any, key: str) -> int | None:
 
 
 class ResourceAPI:
-    def __init__(self, registry: Registry, authenticate: Any = None):
+    def __init__(self, registry: Registry, authenticate: Any = None, streaming: StreamingAPI | None = None):
         self.registry = registry
         self.authenticate = authenticate or (lambda token: None)
+        self.streaming = streaming  # pods/log, exec, attach, portforward through kubelets (None: unavailable)
 
     def context(self, request: web.Request, user: UserInfo) -> RequestContext:
         query = request.query
@@ -151,7 +153,7 @@ class ResourceAPI:
             await subresources.bind(pods, self._namespace(store, path), name, body, ctx)
             return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, status=201)
         if path.subresource in STREAMING_SUBRESOURCES:
-            return await self._streaming(store, path)
+            return await self._streaming(request, store, path)
         if path.subresource == "scale":
             return await self._scale(request, store, path, user)
         if path.subresource in ("binding", "eviction", "token"):
@@ -386,8 +388,10 @@ class ResourceAPI:
             return _json(issuer.token_request(sa, body), status=201)
         raise _no_route()
 
-    async def _streaming(self, store: Store, path: ResourcePath) -> web.StreamResponse:
+    async def _streaming(self, request: web.Request, store: Store, path: ResourcePath) -> web.StreamResponse:
         namespace = self._namespace(store, path)
+        if self.streaming is not None and store.info.resource == "pods" and path.subresource in POD_SUBRESOURCES:
+            return await self.streaming.serve(request, store, namespace, path.name, path.subresource)
         obj = await store.get(namespace, path.name)
         if store.info.resource == "pods":
             node = (obj.get("spec") or {}).get("nodeName")
