@@ -18,7 +18,7 @@ from typing import Any
 from kubelite.api.errors import StatusError
 from kubelite.client.client import Client
 from kubelite.client.clock import Clock
-from kubelite.kubelet.options import KUBELET_PORT, KubeletOptions
+from kubelite.kubelet.options import KubeletOptions
 from kubelite.kubelet.timestamps import rfc3339
 from kubelite.runtime.base import Runtime
 
@@ -139,7 +139,7 @@ class NodeStatusManager:
                 "allocatable": dict(capacity),
                 "conditions": conditions,
                 "addresses": [{"type": "InternalIP", "address": self.node_ip}, {"type": "Hostname", "address": self.node_name}],
-                "daemonEndpoints": {"kubeletEndpoint": {"Port": KUBELET_PORT}},
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": self.options.kubelet_port}},
                 "nodeInfo": {
                     "machineID": _stable_id(self.node_name, "machine").replace("-", ""),
                     "systemUUID": _stable_id(self.node_name, "system"),

@@ -33,6 +33,7 @@ class KubeletOptions:
     lease_renew_interval: float = 10.0  # upstream: a quarter of the lease duration
     pod_workers: int = 8  # concurrent pod syncs (shared by every node of a pool)
     field_manager: str = "kubelet"
+    kubelet_port: int = KUBELET_PORT  # advertised in status.daemonEndpoints; 0 = no kubelet API (hollow nodes)
 
     def resolved_pod_cidr(self) -> str:
         if self.pod_cidr:

@@ -36,7 +36,7 @@ class HollowNodePool:
         gets node_index i (its pod CIDR and IP). Pools beyond 256 nodes need a wider
         options.cluster_cidr (or a narrower node_cidr_mask)."""
         self.client = client
-        self.options = options or KubeletOptions()
+        self.options = options or KubeletOptions(kubelet_port=0)  # hollow nodes serve no kubelet API
         self.clock = clock or RealClock()
         if count > 0 and not self.options.pod_cidr:
             node_pod_cidr(self.options.cluster_cidr, self.options.node_cidr_mask, first_index + count - 1)

@@ -59,6 +59,9 @@ def running(server: RunningServer, selector: str, count: int) -> Callable[[], bo
 
 def test_nodes_register_ready(cluster: RunningServer) -> None:
     eventually(lambda: kubectl(cluster, "get", "nodes", "--no-headers").count(" Ready ") == 3, what="3 Ready nodes")
+    nodes = json.loads(kubectl(cluster, "get", "nodes", "-o", "json"))["items"]
+    # hollow nodes serve no kubelet API: they say so, and streaming requests fail at once
+    assert {n["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] for n in nodes} == {0}
 
 
 def test_a_deployment_runs_heals_scales_rolls_and_goes(cluster: RunningServer) -> None:
