@@ -23,6 +23,7 @@ from kubelite.apiserver.app import APIServer, ServerInfo, server_ssl_context
 from kubelite.apiserver.auth import Authenticator
 from kubelite.apiserver.bootstrap import bootstrap, host_address
 from kubelite.apiserver.certs import ClusterPKI, ensure_pki
+from kubelite.apiserver.kubeletclient import KubeletClient
 from kubelite.apiserver.tokens import TokenIssuer, load_or_create_key
 from kubelite.cli.controlplane import ControlPlane, ControlPlaneOptions
 from kubelite.registry.context import UserInfo
@@ -119,7 +120,12 @@ class Server:
         authenticator = Authenticator(
             {token: UserInfo("system:admin", ("system:masters", "system:authenticated"))}, [issuer.verify]
         )
-        self.api = APIServer(self.registry, authenticator, ServerInfo(f"{host_address()}:{opts.https_port}"))
+        self.api = APIServer(
+            self.registry,
+            authenticator,
+            ServerInfo(f"{host_address()}:{opts.https_port}"),
+            kubelets=KubeletClient.from_pki(pki),  # logs/exec/attach/port-forward reach kubelets with it
+        )
         self.runner = web.AppRunner(self.api.app(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self.runner.setup()
         ssl_context = server_ssl_context(str(pki.serving_cert), str(pki.serving_key), str(pki.ca_cert))
