@@ -30,6 +30,7 @@ from kubelite.controllers.garbagecollector import GarbageCollector
 from kubelite.controllers.job import JobController
 from kubelite.controllers.namespace import NamespaceController
 from kubelite.controllers.nodelifecycle import NodeLifecycleController
+from kubelite.controllers.podautoscaler import HorizontalPodAutoscalerController
 from kubelite.controllers.replicaset import ReplicaSetController, replication_controller_manager
 from kubelite.controllers.resourcequota import ResourceQuotaController
 from kubelite.controllers.serviceaccount import RootCACertPublisher, ServiceAccountsController
@@ -154,6 +155,7 @@ def controller_factory(options: ControlPlaneOptions) -> Callable[[Client], list[
             CronJobController(client),
             TTLAfterFinishedController(client),
             ResourceQuotaController(client),
+            HorizontalPodAutoscalerController(client),
         ]
         if options.ca_pem:
             components.append(RootCACertPublisher(client, options.ca_pem))
