@@ -2,7 +2,7 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEB_PACKAGES := etcd-server etcd-client busybox-static docker-registry skopeo nftables iptables iproute2 conntrack runc crun conmon containernetworking-plugins
+DEB_PACKAGES := etcd-server etcd-client busybox-static docker-registry skopeo nftables iptables iproute2 conntrack runc crun conmon containernetworking-plugins nginx
 
 .PHONY: install run test lint typecheck bench clean system-packages test-images
 
