@@ -136,6 +136,18 @@ def issue_client_certificate(pki: ClusterPKI, user: str, groups: list[str], cert
     _issue(cert_path, key_path, ca_cert, ca_key, _name(user, ",".join(groups) if groups else None), [], server=False)
 
 
+def issue_serving_certificate(
+    pki: ClusterPKI, common_name: str, ips: list[str], dns_names: list[str], cert_path: Path, key_path: Path
+) -> None:
+    """A serving certificate from the cluster CA (a kubelet's, for its node IP and hostname)."""
+    ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), None)
+    ca_cert = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes())
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    sans: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address(ip)) for ip in dict.fromkeys(ips)]
+    sans += [x509.DNSName(name) for name in dict.fromkeys(dns_names)]
+    _issue(cert_path, key_path, ca_cert, ca_key, _name(common_name, "system:nodes"), sans, server=True)
+
+
 def _issue(
     cert_path: Path,
     key_path: Path,

@@ -29,7 +29,13 @@ def _parser() -> argparse.ArgumentParser:
         "--datastore", default="sqlite", help="sqlite (default), memory, or etcd://HOST:PORT[,HOST:PORT...]"
     )
     server.add_argument("--disable-agent", action="store_true", help="run no node on this machine")
-    server.add_argument("--node-name", default="", help="name of this machine's node")
+    server.add_argument("--node-name", default="", help="name of this machine's node (default: the hostname)")
+    server.add_argument("--kubelet-port", type=int, default=10250, help="port of the node agent's kubelet API")
+    server.add_argument(
+        "--reset", action="store_true", help="remove this node's pods, network and cgroups (containers keep running otherwise), then exit"
+    )
+    for flag, default in (("--pod-cidr", "10.42.0.0/24"), ("--bridge", "kubelite0"), ("--cgroup-parent", "/kubelite"), ("--netns-prefix", "kubelite-")):
+        server.add_argument(flag, default=default, help=argparse.SUPPRESS)
     server.add_argument("--disable-controller-manager", action="store_true", help="run no controllers")
     server.add_argument("--disable-scheduler", action="store_true", help="run no scheduler")
     server.add_argument(
@@ -86,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
             hollow_nodes=args.hollow_nodes,
             controllers=not args.disable_controller_manager,
             scheduler=not args.disable_scheduler,
+            kubelet_port=args.kubelet_port,
+            reset=args.reset,
+            pod_cidr=args.pod_cidr,
+            bridge=args.bridge,
+            cgroup_parent=args.cgroup_parent,
+            netns_prefix=args.netns_prefix,
         )
         try:
             import uvloop

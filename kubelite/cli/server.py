@@ -12,9 +12,11 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from aiohttp import web
@@ -22,10 +24,12 @@ from aiohttp import web
 from kubelite.apiserver.app import APIServer, ServerInfo, server_ssl_context
 from kubelite.apiserver.auth import Authenticator
 from kubelite.apiserver.bootstrap import bootstrap, host_address
-from kubelite.apiserver.certs import ClusterPKI, ensure_pki
+from kubelite.apiserver.certs import ClusterPKI, ensure_pki, issue_serving_certificate
+from kubelite.apiserver.inprocess import InProcessTransport
 from kubelite.apiserver.kubeletclient import KubeletClient
 from kubelite.apiserver.tokens import TokenIssuer, load_or_create_key
 from kubelite.cli.controlplane import ControlPlane, ControlPlaneOptions
+from kubelite.client.client import Client
 from kubelite.registry.context import UserInfo
 from kubelite.registry.registry import Registry
 from kubelite.schema.builtins import default_catalogue
@@ -53,6 +57,38 @@ class ServerOptions:
     hollow_nodes: int = 0
     controllers: bool = True
     scheduler: bool = True
+    kubelet_port: int = 10250
+    reset: bool = False  # remove this node's pods, network and cgroups, then exit
+    # hidden: a node network/cgroup of its own (tests run agents next to each other's leftovers)
+    pod_cidr: str = "10.42.0.0/24"
+    bridge: str = "kubelite0"
+    cgroup_parent: str = "/kubelite"
+    netns_prefix: str = "kubelite-"
+
+
+def local_node_options(opts: ServerOptions, pki: ClusterPKI | None = None) -> Any:
+    """The LocalNodeOptions of this server's node (certificates issued from the cluster CA)."""
+    from kubelite.kubelet.local import LocalNodeOptions
+
+    node_name = opts.node_name or socket.gethostname().lower()
+    node_ip = host_address()
+    tls = opts.data_dir / "tls"
+    cert, key = tls / "kubelet.crt", tls / "kubelet.key"
+    if pki is not None:
+        issue_serving_certificate(pki, f"system:node:{node_name}", [node_ip, "127.0.0.1"], [node_name, "localhost"], cert, key)
+    return LocalNodeOptions(
+        data_dir=opts.data_dir,
+        node_name=node_name,
+        node_ip=node_ip,
+        serving_cert=cert,
+        serving_key=key,
+        client_ca=tls / "ca.crt" if pki is None else pki.ca_cert,
+        kubelet_port=opts.kubelet_port,
+        pod_cidr=opts.pod_cidr,
+        bridge=opts.bridge,
+        cgroup_parent=opts.cgroup_parent,
+        netns_prefix=opts.netns_prefix,
+    )
 
 
 def admin_token(data_dir: Path) -> str:
@@ -102,6 +138,7 @@ class Server:
         self.runner: web.AppRunner | None = None
         self.api: APIServer | None = None
         self.control_plane: ControlPlane | None = None
+        self.node: Any = None  # the LocalNode, when this machine runs one
         self.kubeconfig = options.data_dir / "kubeconfig.yaml"
         self.url = f"https://127.0.0.1:{options.https_port}"
 
@@ -142,10 +179,37 @@ class Server:
         )
         await self.control_plane.start()
         self.api.ready = True
+        if not opts.disable_agent:
+            await self._start_node(pki)
+
+    async def _start_node(self, pki: ClusterPKI) -> None:
+        from kubelite.kubelet.local import LocalNode
+        from kubelite.runtime.oci.errors import RuntimeUnavailable
+
+        assert self.registry is not None
+        node_options = local_node_options(self.options, pki)
+        identity = UserInfo(f"system:node:{node_options.node_name}", ("system:nodes", "system:authenticated"))
+        client = Client(InProcessTransport(self.registry, identity, "kubelet", without_managed_fields=True))
+        try:
+            node = LocalNode(client, node_options)
+        except RuntimeUnavailable as exc:
+            print(f"kubelite: warning: running without a node agent: {exc}", file=sys.stderr, flush=True)
+            return
+        try:
+            await node.start()
+        except OSError as exc:
+            print(f"kubelite: warning: running without a node agent: {exc}", file=sys.stderr, flush=True)
+            with contextlib.suppress(Exception):
+                await node.stop()
+            return
+        self.node = node
 
     async def stop(self) -> None:
         if self.api is not None:
             self.api.ready = False
+        if self.node is not None:
+            with contextlib.suppress(Exception):
+                await self.node.stop()  # containers keep running (`kubelite server --reset` removes them)
         if self.control_plane is not None:
             await self.control_plane.stop()
         if self.registry is not None:
@@ -168,7 +232,24 @@ def process_age() -> float:
         return 0.0
 
 
+async def reset_node(options: ServerOptions) -> int:
+    """`kubelite server --reset`: remove every pod this data dir's node runs, its bridge and
+    cgroups (the API is not needed, nor started)."""
+    from kubelite.kubelet.local import reset_local_node
+    from kubelite.runtime.oci.errors import RuntimeUnavailable
+
+    try:
+        await reset_local_node(local_node_options(options))
+    except RuntimeUnavailable as exc:
+        print(f"kubelite: nothing to reset: {exc}", file=sys.stderr)
+        return 1
+    print("kubelite node reset", flush=True)
+    return 0
+
+
 async def run_server(options: ServerOptions) -> int:
+    if options.reset:
+        return await reset_node(options)
     server = Server(options)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -16,8 +16,10 @@ from kubelite.client.client import Client
 from kubelite.client.clock import Clock, RealClock
 from kubelite.kubelet.lease import NodeLease
 from kubelite.kubelet.node import NodeStatusManager
+from kubelite.kubelet.objects import KubeletObjects
 from kubelite.kubelet.options import KubeletOptions
 from kubelite.kubelet.pods import PodSyncer
+from kubelite.kubelet.volumes import VolumeManager
 from kubelite.kubelet.workers import PodWorkers, node_field_selector
 from kubelite.runtime.base import Runtime
 
@@ -34,9 +36,12 @@ class NodeAgent:
         clock: Clock | None = None,
         *,
         pod_workers: PodWorkers | None = None,
+        objects: KubeletObjects | None = None,
+        volumes: VolumeManager | None = None,
     ):
         """`pod_workers`: shared workers (already started) to run this node's pods on; without
-        them the agent runs its own, watching pods with spec.nodeName=<node_name>."""
+        them the agent runs its own, watching pods with spec.nodeName=<node_name>. `objects` and
+        `volumes`: a real node's env resolution and volume manager (hollow nodes have neither)."""
         self.client = client
         self.node_name = node_name
         self.runtime = runtime
@@ -66,6 +71,9 @@ class NodeAgent:
             lookup=self.pod_workers.lookup,
             host_ip=self.node.host_ip,
             field_manager=self.options.field_manager,
+            objects=objects,
+            volumes=volumes,
+            allocatable=self.runtime.node_capacity,
         )
         self._heartbeat: asyncio.Task[None] | None = None
 
@@ -90,6 +98,7 @@ class NodeAgent:
         self.pod_workers.unregister(self.node_name)
         if self._owns_workers:
             await self.pod_workers.stop()
+        await self.pods.probes.stop()
 
     async def _beat(self, started: float) -> None:
         """Renew the Lease and refresh node status, each on its own period from `started`."""

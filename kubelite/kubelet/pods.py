@@ -4,26 +4,40 @@ CrashLoopBackOff delays), writes its status when it changed, and on graceful del
 and deletes it with gracePeriodSeconds 0 and a uid precondition, as the kubelet does. Pods gone
 from the API (or the node) are removed from the runtime.
 
-Its only state is which runtime pod (uid) holds each key and the last status it wrote: both are
-rebuilt from `Runtime.list_pods()` and the informer after a restart.
+Given the API objects (KubeletObjects) it resolves each container's env before starting it
+(CreateContainerConfigError when a source is missing); given a VolumeManager it sets up the pod's
+volumes first and tears them down with the pod. Image pulls that fail back off (ErrImagePull,
+then ImagePullBackOff, 10 s doubling to 5 min); probes (probes.py) gate readiness and restart
+containers that fail liveness; postStart runs after a start, preStop before a graceful stop.
+
+Its only state is which runtime pod (uid) holds each key, the last status it wrote, back-off
+timers and probe results: all are rebuilt from `Runtime.list_pods()`, the informer and fresh
+probes after a restart.
 
 Must not watch anything or run workers (PodWorkers does), nor touch the Node or Lease.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from kubelite.api.errors import StatusError
 from kubelite.client.cache import object_key, split_key
 from kubelite.client.client import Client
 from kubelite.client.clock import Clock
+from kubelite.kubelet.envresolve import EnvError, build_env, expand_command
+from kubelite.kubelet.handlers import ExecRuntime, run_action
+from kubelite.kubelet.objects import KubeletObjects
 from kubelite.kubelet.podstatus import TERMINAL_PHASES, build_pod_status, should_restart
+from kubelite.kubelet.probes import ProbeManager
 from kubelite.kubelet.timestamps import rfc3339
+from kubelite.kubelet.volumes import VolumeError, VolumeManager, needs_refresh
 from kubelite.runtime.base import ContainerStatus, PodStatus, Runtime
+from kubelite.runtime.oci.errors import ContainerStartError
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +45,18 @@ Obj = dict[str, Any]
 
 BACKOFF_INITIAL = 10.0
 BACKOFF_MAX = 300.0
+CONFIG_RETRY = 10.0  # a container waiting on a missing ConfigMap/Secret, or a volume, is retried this often
+VOLUME_REFRESH = 60.0  # volumes from ConfigMaps, Secrets, tokens and the downward API are rewritten this often
+MIN_GRACE_AFTER_PRE_STOP = 2.0  # upstream's minimumGracePeriodInSeconds
+DEFAULT_GRACE = 30
+Waiting = dict[str, tuple[str, str]]
+
+
+@runtime_checkable
+class ContainerStopper(Protocol):
+    """Runtimes that can stop one container (liveness restarts, failed postStart hooks)."""
+
+    async def stop_container(self, pod_uid: str, name: str, grace_seconds: float) -> None: ...
 
 
 def restart_delay(restart_count: int) -> float:
@@ -63,7 +89,13 @@ class PodSyncer:
         lookup: Callable[[str], Obj | None],
         host_ip: Callable[[], str],
         field_manager: str = "kubelet",
+        objects: KubeletObjects | None = None,
+        volumes: VolumeManager | None = None,
+        allocatable: Callable[[], dict[str, str]] = dict,
     ):
+        """`objects`: resolve env from ConfigMaps/Secrets/services/the downward API (without it
+        containers get their spec's env unchanged, as hollow nodes do). `volumes`: set up the
+        pods' volumes before their containers."""
         self.pods = client.resource("", "v1", "pods")
         self.node_name = node_name
         self.runtime = runtime
@@ -74,6 +106,15 @@ class PodSyncer:
         self.uids: dict[str, str] = {}  # key -> uid of the pod the runtime holds
         self.keys: dict[str, str] = {}  # uid -> key
         self._written: dict[str, Obj] = {}  # key -> the pod as our last status write returned it
+        self.objects = objects
+        self.volumes = volumes
+        self.allocatable = allocatable
+        self.notify: Callable[[str], None] = lambda uid: None  # PodWorkers routes this to its queue
+        exec_runtime = runtime if isinstance(runtime, ExecRuntime) else None
+        self.exec_runtime = exec_runtime
+        self.probes = ProbeManager(exec_runtime, clock, on_change=lambda uid: self.notify(uid), on_kill=self._kill_container)
+        self._pull_backoff: dict[tuple[str, str], tuple[float, float, str]] = {}  # (uid, name) -> until, delay, message
+        self._previous: dict[tuple[str, str], ContainerStatus] = {}  # (uid, name) -> the attempt a restart replaced
 
     async def recover(self) -> list[str]:
         """Adopt what the runtime already runs; returns the keys to sync."""
@@ -86,7 +127,14 @@ class PodSyncer:
         self.keys[uid] = key
 
     async def _forget(self, key: str, uid: str) -> None:
+        self.probes.remove_pod(uid)
         await self.runtime.remove_pod(uid)
+        if self.volumes is not None:
+            await self.volumes.tear_down(uid)
+        for backoff in [k for k in self._pull_backoff if k[0] == uid]:
+            del self._pull_backoff[backoff]
+        for replaced in [k for k in self._previous if k[0] == uid]:
+            del self._previous[replaced]
         if self.uids.get(key) == uid:
             del self.uids[key]
         self.keys.pop(uid, None)
@@ -129,19 +177,45 @@ class PodSyncer:
             if runtime_pod is not None and any(c.state == "running" for c in runtime_pod.containers):
                 await self.runtime.stop_pod(pod, 0)
             return None
-        await self.runtime.run_pod_sandbox(pod)
+        sandbox = await self.runtime.run_pod_sandbox(pod)
         self._remember(key, uid)
-        waiting, requeue = await self._start_containers(pod, uid)
+        pod_ip = sandbox.ip or self.host_ip()
+        if self.volumes is not None:
+            try:
+                await self.volumes.set_up(pod, pod_ip)
+            except VolumeError as exc:
+                log.warning("%s: pod %s: %s", self.node_name, key, exc.message)
+                await self._write_status(key, pod, await self.runtime.pod_status(uid), {})
+                return CONFIG_RETRY
+        waiting, requeue = await self._start_containers(pod, uid, pod_ip)
         runtime_pod = await self.runtime.pod_status(uid)
+        self.probes.update(pod, runtime_pod, pod_ip)
         await self._write_status(key, pod, runtime_pod, waiting)
+        if self.volumes is not None and needs_refresh(pod):
+            requeue = VOLUME_REFRESH if requeue is None else min(requeue, VOLUME_REFRESH)
         return requeue
 
-    async def _start_containers(self, pod: Obj, uid: str) -> tuple[dict[str, tuple[str, str]], float | None]:
+    async def _start_containers(self, pod: Obj, uid: str, pod_ip: str) -> tuple[Waiting, float | None]:
         spec = pod.get("spec") or {}
         policy = spec.get("restartPolicy") or "Always"
         runtime_pod = await self.runtime.pod_status(uid)
-        waiting: dict[str, tuple[str, str]] = {}
+        waiting: Waiting = {}
         requeue: float | None = None
+
+        def retry_in(delay: float) -> None:
+            nonlocal requeue
+            requeue = delay if requeue is None else min(requeue, delay)
+
+        async def start(container: Obj) -> bool:
+            """Start the container; False when it is left waiting (the reason is in `waiting`)."""
+            before = runtime_pod.container(container["name"]) if runtime_pod else None
+            if before is not None and before.state == "terminated":
+                self._previous[(uid, str(container["name"]))] = before
+            delay = await self._start(pod, container, pod_ip, waiting)
+            if delay is not None:
+                retry_in(delay)
+                return False
+            return True
 
         def held_back(container: Obj, status: ContainerStatus) -> bool:
             """Whether a terminated container must wait out its backoff (recording why)."""
@@ -163,8 +237,7 @@ class PodSyncer:
             status = runtime_pod.container(init["name"]) if runtime_pod else None
             sidecar = init.get("restartPolicy") == "Always"
             if status is None:
-                await self.runtime.start_container(pod, init)
-                if sidecar:
+                if await start(init) and sidecar:
                     continue
                 return waiting, requeue
             if status.state == "running":
@@ -174,7 +247,7 @@ class PodSyncer:
             if status.state == "terminated":
                 if sidecar or should_restart(policy, status.exit_code, init=True):
                     if not held_back(init, status):
-                        await self.runtime.start_container(pod, init)
+                        await start(init)
                     if sidecar:
                         continue
                     return waiting, requeue
@@ -187,8 +260,62 @@ class PodSyncer:
                 and should_restart(policy, status.exit_code)
                 and not held_back(container, status)
             ):
-                await self.runtime.start_container(pod, container)
+                await start(container)
         return waiting, requeue
+
+    async def _start(self, pod: Obj, container: Obj, pod_ip: str, waiting: Waiting) -> float | None:
+        """Resolve, start and run postStart for one container; seconds until a retry when it
+        could not start (its waiting reason recorded), else None."""
+        uid = str(pod["metadata"]["uid"])
+        name = str(container["name"])
+        now = self.clock.time()
+        backoff = self._pull_backoff.get((uid, name))
+        if backoff is not None and now < backoff[0]:
+            waiting[name] = ("ImagePullBackOff", f'Back-off pulling image "{container.get("image", "")}": ErrImagePull: {backoff[2]}')
+            return backoff[0] - now
+        resolved = container
+        if self.objects is not None:
+            try:
+                env = await build_env(pod, container, self.objects, host_ip=self.host_ip(), pod_ip=pod_ip, allocatable=self.allocatable())
+            except EnvError as exc:
+                waiting[name] = ("CreateContainerConfigError", exc.message)
+                return CONFIG_RETRY
+            resolved = expand_command(container, env)
+        try:
+            status = await self.runtime.start_container(pod, resolved)
+        except ContainerStartError as exc:
+            waiting[name] = (exc.reason, exc.message)
+            if exc.reason == "ErrImagePull":
+                delay = BACKOFF_INITIAL if backoff is None else min(backoff[1] * 2, BACKOFF_MAX)
+                self._pull_backoff[(uid, name)] = (now + delay, delay, exc.message)
+                return delay
+            return CONFIG_RETRY
+        self._pull_backoff.pop((uid, name), None)
+        hook = ((container.get("lifecycle") or {}).get("postStart")) or None
+        if hook and status.state == "running":
+            ok, message = await run_action(self.exec_runtime, uid, pod_ip, resolved, hook, float(DEFAULT_GRACE))
+            if not ok:
+                log.warning("%s: PostStartHook of %s in %s failed: %s", self.node_name, name, pod["metadata"].get("name"), message)
+                await self._stop_one(pod, name, 0)
+        return None
+
+    async def _stop_one(self, pod: Obj, name: str, grace: float) -> None:
+        if isinstance(self.runtime, ContainerStopper):
+            await self.runtime.stop_container(str(pod["metadata"]["uid"]), name, grace)
+        else:
+            log.warning("%s: the runtime cannot stop container %s alone", self.node_name, name)
+
+    async def _kill_container(self, pod: Obj, name: str, message: str) -> None:
+        """A probe asked for a restart: stop the container with its grace period (the restart
+        policy then starts it again)."""
+        log.info("%s: %s", self.node_name, message)
+        spec = pod.get("spec") or {}
+        container: Obj = next((c for c in spec.get("containers") or [] if c.get("name") == name), {})
+        probe = container.get("livenessProbe") or container.get("startupProbe") or {}
+        grace = probe.get("terminationGracePeriodSeconds")
+        if grace is None:
+            grace = spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE)
+        await self._stop_one(pod, name, float(grace))
 
     async def _terminate(self, key: str, pod: Obj) -> None:
         uid = str(pod["metadata"]["uid"])
@@ -196,7 +323,9 @@ class PodSyncer:
         if runtime_pod is not None:
             grace = pod["metadata"].get("deletionGracePeriodSeconds")
             if grace is None:
-                grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+                grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds", DEFAULT_GRACE)
+            self.probes.remove_pod(uid)
+            grace = await self._pre_stop(pod, runtime_pod, int(grace))
             await self.runtime.stop_pod(pod, int(grace))
             await self._write_status(key, pod, await self.runtime.pod_status(uid), {})
         namespace, name = split_key(key)
@@ -207,11 +336,43 @@ class PodSyncer:
                 raise
         self._written.pop(key, None)
 
-    async def _write_status(
-        self, key: str, pod: Obj, runtime_pod: PodStatus | None, waiting: dict[str, tuple[str, str]]
-    ) -> None:
+    async def _pre_stop(self, pod: Obj, runtime_pod: PodStatus, grace: int) -> int:
+        """Run the running containers' preStop hooks (at once, within the grace period); the
+        grace left for the stop itself (at least upstream's 2 s when hooks ran)."""
+        if grace <= 0:
+            return grace
+        uid = str(pod["metadata"]["uid"])
+        spec = pod.get("spec") or {}
+        hooks = []
+        for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+            hook = (container.get("lifecycle") or {}).get("preStop")
+            status = runtime_pod.container(str(container["name"]))
+            if hook and status is not None and status.state == "running":
+                hooks.append(run_action(self.exec_runtime, uid, runtime_pod.sandbox.ip or self.host_ip(), container, hook, float(grace)))
+        if not hooks:
+            return grace
+        started = self.clock.monotonic()
+        try:
+            await asyncio.wait_for(asyncio.gather(*hooks, return_exceptions=True), grace)
+        except TimeoutError:
+            pass
+        left = grace - (self.clock.monotonic() - started)
+        return int(max(left, MIN_GRACE_AFTER_PRE_STOP))
+
+    def _probe_state(self, pod: Obj) -> Callable[[Obj, ContainerStatus], tuple[bool, bool]]:
+        uid = str(pod["metadata"]["uid"])
+        return lambda container, status: self.probes.container_state(uid, container, status.container_id)
+
+    async def _write_status(self, key: str, pod: Obj, runtime_pod: PodStatus | None, waiting: Waiting) -> None:
         status = build_pod_status(
-            pod, runtime_pod, host_ip=self.host_ip(), now=rfc3339(self.clock.time()), rfc=_rfc, waiting=waiting
+            pod,
+            runtime_pod,
+            host_ip=self.host_ip(),
+            now=rfc3339(self.clock.time()),
+            rfc=_rfc,
+            waiting=waiting,
+            probe_state=self._probe_state(pod),
+            previous={name: st for (owner, name), st in self._previous.items() if owner == str(pod["metadata"]["uid"])},
         )
         if status == pod.get("status"):
             return

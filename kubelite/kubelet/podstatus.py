@@ -4,8 +4,8 @@ Initialized, Ready, ContainersReady, PodScheduled; others kept), container statu
 startTime. Transition times and startTime are kept while nothing changed, so a pod in a steady
 state produces the very status it already has (and no write).
 
-Must not do I/O or read the clock: `now` is given. Probes are not run yet: a running container
-counts as started and ready.
+Must not do I/O or read the clock: `now` is given. Probe results come in through `probe_state`
+(without it a running container counts as started and ready).
 """
 
 from __future__ import annotations
@@ -49,16 +49,41 @@ def _state(status: ContainerStatus, now: str, rfc: Callable[[float | None], str]
     return {"waiting": {"reason": status.reason or "ContainerCreating"}}
 
 
+ProbeState = Callable[[Obj, ContainerStatus], tuple[bool, bool]]  # (container spec, status) -> (ready, started)
+
+
 def container_status(
-    spec: Obj, status: ContainerStatus | None, old: Obj | None, waiting: tuple[str, str] | None, default_wait: str, now: str, rfc: Callable[[float | None], str]
+    spec: Obj,
+    status: ContainerStatus | None,
+    old: Obj | None,
+    waiting: tuple[str, str] | None,
+    default_wait: str,
+    now: str,
+    rfc: Callable[[float | None], str],
+    probe_state: ProbeState | None = None,
+    previous: ContainerStatus | None = None,
 ) -> Obj:
-    """One entry of containerStatuses / initContainerStatuses."""
+    """One entry of containerStatuses / initContainerStatuses. `previous`: the attempt before
+    the current one, when known (its end is the lastState)."""
     name = spec["name"]
-    if status is None:
-        reason = waiting[0] if waiting else default_wait
+    if status is None or (waiting is not None and status.state == "waiting"):
+        state_waiting: Obj = {"reason": waiting[0] if waiting else default_wait}
+        if waiting and waiting[1]:
+            state_waiting["message"] = waiting[1]
+        if status is not None:
+            return {
+                "name": name,
+                "state": {"waiting": state_waiting},
+                "lastState": (old or {}).get("lastState") or {},
+                "ready": False,
+                "restartCount": status.restart_count,
+                "image": status.image or spec.get("image", ""),
+                "imageID": status.image_id,
+                "started": False,
+            }
         return {
             "name": name,
-            "state": {"waiting": {"reason": reason}},
+            "state": {"waiting": state_waiting},
             "lastState": {},
             "ready": False,
             "restartCount": 0,
@@ -70,22 +95,27 @@ def container_status(
     last_state = old.get("lastState") or {}
     if status.restart_count > int(old.get("restartCount") or 0) and "terminated" in (old.get("state") or {}):
         last_state = old["state"]
+    elif previous is not None and previous.state == "terminated" and previous.container_id != status.container_id:
+        last_state = _state(previous, now, rfc)
     if waiting is not None and status.state == "terminated":  # held back before a restart
         state: Obj = {"waiting": {"reason": waiting[0], "message": waiting[1]}}
         last_state = _state(status, now, rfc)
     else:
         state = _state(status, now, rfc)
     running = status.state == "running"
+    ready = started = running
+    if running and probe_state is not None:
+        ready, started = probe_state(spec, status)
     return {
         "name": name,
         "state": state,
         "lastState": last_state,
-        "ready": running,
+        "ready": ready,
         "restartCount": status.restart_count,
         "image": status.image or spec.get("image", ""),
         "imageID": status.image_id,
         "containerID": status.container_id,
-        "started": running,
+        "started": started,
     }
 
 
@@ -143,10 +173,13 @@ def build_pod_status(
     now: str,
     rfc: Callable[[float | None], str],
     waiting: dict[str, tuple[str, str]] | None = None,
+    probe_state: ProbeState | None = None,
+    previous: dict[str, ContainerStatus] | None = None,
 ) -> Obj:
     """The status to write for `pod` (a new dict; the pod is not touched). `waiting` names the
     containers held back before a restart: (reason, message), e.g. CrashLoopBackOff."""
     waiting = waiting or {}
+    prior = previous or {}
     spec = pod.get("spec") or {}
     old_status = pod.get("status") or {}
     status = copy.deepcopy(old_status)
@@ -160,7 +193,9 @@ def build_pod_status(
     policy = spec.get("restartPolicy") or "Always"
     for init in init_specs:
         current = runtime.container(init["name"]) if runtime else None
-        entry = container_status(init, current, old_init.get(init["name"]), waiting.get(init["name"]), "PodInitializing", now, rfc)
+        entry = container_status(
+            init, current, old_init.get(init["name"]), waiting.get(init["name"]), "PodInitializing", now, rfc, probe_state, prior.get(init["name"])
+        )
         init_statuses.append(entry)
         sidecar = init.get("restartPolicy") == "Always"
         done = current is not None and (
@@ -175,7 +210,9 @@ def build_pod_status(
     old_main = {c.get("name"): c for c in old_status.get("containerStatuses") or []}
     default_wait = "ContainerCreating" if init_done else "PodInitializing"
     statuses = [
-        container_status(c, runtime.container(c["name"]) if runtime else None, old_main.get(c["name"]), waiting.get(c["name"]), default_wait, now, rfc)
+        container_status(
+            c, runtime.container(c["name"]) if runtime else None, old_main.get(c["name"]), waiting.get(c["name"]), default_wait, now, rfc, probe_state, prior.get(c["name"])
+        )
         for c in spec.get("containers") or []
     ]
     phase = compute_phase(pod, runtime, init_done, init_failed)

@@ -223,8 +223,8 @@ class HostProcessStreams:
         if cwd and not os.path.isdir(cwd):
             cwd = None
         if tty:
-            return await _run_in_pty(argv, env, cwd, stdin, stdout, resize)
-        return await _run_with_pipes(argv, env, cwd, stdin, stdout, stderr)
+            return await run_in_pty(argv, env, cwd, stdin, stdout, resize)
+        return await run_with_pipes(argv, env, cwd, stdin, stdout, stderr)
 
     # ------------------------------------------------------------------ attach
     async def attach(
@@ -345,7 +345,7 @@ def _kill_group(process: asyncio.subprocess.Process) -> None:
             os.killpg(process.pid, signal.SIGKILL)
 
 
-async def _run_with_pipes(
+async def run_with_pipes(
     argv: list[str],
     env: dict[str, str],
     cwd: str | None,
@@ -402,7 +402,7 @@ def _set_window(fd: int, size: TerminalSize) -> None:
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", size.height, size.width, 0, 0))
 
 
-async def _run_in_pty(
+async def run_in_pty(
     argv: list[str],
     env: dict[str, str],
     cwd: str | None,

@@ -80,6 +80,7 @@ class PodWorkers:
         node = syncer.node_name
         self.syncers[node] = syncer
         syncer.runtime.subscribe(lambda uid: self._on_runtime_event(node, uid))
+        syncer.notify = lambda uid: self._on_runtime_event(node, uid)  # probe results
         for key in await syncer.recover():
             self.queue.add((node, key))
         for key in self.informer.cache.index_keys(NODE_NAME_INDEX, node):

@@ -45,6 +45,46 @@ def qos_class(pod: Obj) -> str:
     return "Guaranteed" if guaranteed else "Burstable"
 
 
+SERVICE_ACCOUNT_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
+_RANDOM_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # upstream's utilrand alphabet
+
+
+async def _mount_service_account_token(pod: Obj, registry: Registry) -> None:
+    """ServiceAccount admission's projected `kube-api-access-xxxxx` volume (a bound token, the
+    cluster CA, the namespace), mounted read-only into every container and init container that
+    has nothing at the service account path; not when the pod or its account opts out."""
+    import secrets
+
+    spec = pod["spec"]
+    automount = spec.get("automountServiceAccountToken")
+    if automount is None:
+        namespace = str(pod["metadata"].get("namespace") or "")
+        account = await registry.try_get("", "serviceaccounts", namespace, spec["serviceAccountName"])
+        automount = (account or {}).get("automountServiceAccountToken")
+    if automount is False:
+        return
+    containers = [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+    lacking = [c for c in containers if not any(m.get("mountPath") == SERVICE_ACCOUNT_MOUNT for m in c.get("volumeMounts") or [])]
+    if not lacking:
+        return
+    name = "kube-api-access-" + "".join(secrets.choice(_RANDOM_ALPHABET) for _ in range(5))
+    spec.setdefault("volumes", []).append(
+        {
+            "name": name,
+            "projected": {
+                "defaultMode": 420,
+                "sources": [
+                    {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                    {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                    {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
+                ],
+            },
+        }
+    )
+    for container in lacking:
+        container.setdefault("volumeMounts", []).append({"name": name, "readOnly": True, "mountPath": SERVICE_ACCOUNT_MOUNT})
+
+
 class PodStrategy(Strategy):
     def initial_status(self, obj: Obj) -> None:
         obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj)}
@@ -55,6 +95,7 @@ class PodStrategy(Strategy):
         if not spec.get("serviceAccountName"):
             spec["serviceAccountName"] = spec.get("serviceAccount") or "default"
         spec["serviceAccount"] = spec["serviceAccountName"]
+        await _mount_service_account_token(obj, registry)
         # DefaultTolerationSeconds admission.
         tolerations = list(spec.get("tolerations") or [])
         for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):

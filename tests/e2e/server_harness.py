@@ -52,9 +52,14 @@ class RunningServer:
         return "".join(self.output)
 
 
-def start_server(data_dir: Path, *extra: str, port: int | None = None, timeout: float = 20.0) -> RunningServer:
+def start_server(
+    data_dir: Path, *extra: str, port: int | None = None, timeout: float = 20.0, agent: bool = False
+) -> RunningServer:
+    """Without `agent` the server runs no node agent (`--disable-agent`): hermetic and fast."""
     port = port or free_port()
     cmd = [sys.executable, "-m", "kubelite.cli.main", "server", "--data-dir", str(data_dir), "--https-port", str(port), *extra]
+    if not agent:
+        cmd.append("--disable-agent")
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     server = RunningServer(data_dir, port, process)
     deadline = time.monotonic() + timeout

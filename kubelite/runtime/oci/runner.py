@@ -111,25 +111,31 @@ class Runner:
             "--log-level", "error",
         ]  # fmt: skip
         env = dict(commands.BASE_ENV, _OCI_SYNCPIPE=str(write_end))
+        # conmon's stderr goes to a file, not a pipe: its daemonized child keeps the descriptor,
+        # so waiting for a pipe's end (uvloop's communicate() does) would last until a timeout
+        errors_path = bundle / "conmon.err"
         try:
-            process = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.PIPE,
-                env=env,
-                pass_fds=(write_end,),
-                start_new_session=True,
-            )
+            with open(errors_path, "wb") as errors_file:
+                process = await asyncio.create_subprocess_exec(
+                    *argv,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.DEVNULL,
+                    stderr=errors_file,
+                    env=env,
+                    pass_fds=(write_end,),
+                    start_new_session=True,
+                )
         finally:
             os.close(write_end)
         try:
             message = await asyncio.wait_for(_read_sync(read_end), CONMON_SYNC_TIMEOUT)
         finally:
             os.close(read_end)
-            stderr = b""
             with contextlib.suppress(Exception):
-                stderr = (await asyncio.wait_for(process.communicate(), 5))[1]
+                await asyncio.wait_for(process.wait(), 5)
+        stderr = b""
+        with contextlib.suppress(OSError):
+            stderr = errors_path.read_bytes()[:4096]
         pid = message.get("data")
         if not isinstance(pid, int) or pid <= 0:
             text = str(message.get("message") or stderr.decode(errors="replace").strip() or "conmon failed")

@@ -512,6 +512,16 @@ class OciRuntime:
         async with held.lock:
             await self._stop_all(held, grace_seconds)
 
+    async def stop_container(self, pod_uid: str, name: str, grace_seconds: float) -> None:
+        """Stop one container as stop_pod does (the kubelet's liveness restarts and failed
+        postStart hooks); unknown pods or containers, or one already exited, are fine."""
+        await self._ready()
+        held = self._pods.get(pod_uid)
+        attempt = held.containers.get(name) if held is not None else None
+        if held is None or attempt is None or attempt.state == EXITED:
+            return
+        await self._stop(held, attempt, grace_seconds)
+
     async def _stop_all(self, held: _Pod, grace_seconds: float) -> None:
         live = [attempt for attempt in held.containers.values() if attempt.state != EXITED]
         await asyncio.gather(*(self._stop(held, attempt, grace_seconds) for attempt in live))
