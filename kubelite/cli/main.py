@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     for flag, default in (("--pod-cidr", "10.42.0.0/24"), ("--bridge", "kubelite0"), ("--cgroup-parent", "/kubelite"), ("--netns-prefix", "kubelite-")):
         server.add_argument(flag, default=default, help=argparse.SUPPRESS)
+    server.add_argument("--proxy-table", default="kubelite", help=argparse.SUPPRESS)
+    for flag, port in (("--ingress-http-port", 80), ("--ingress-https-port", 443)):
+        server.add_argument(flag, type=int, default=port, help=argparse.SUPPRESS)
     server.add_argument("--disable-controller-manager", action="store_true", help="run no controllers")
     server.add_argument("--disable-scheduler", action="store_true", help="run no scheduler")
     server.add_argument(
@@ -98,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
             bridge=args.bridge,
             cgroup_parent=args.cgroup_parent,
             netns_prefix=args.netns_prefix,
+            proxy_table=args.proxy_table,
+            ingress_http_port=args.ingress_http_port,
+            ingress_https_port=args.ingress_https_port,
         )
         try:
             import uvloop

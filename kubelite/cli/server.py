@@ -38,6 +38,8 @@ from kubelite.storage.factory import open_backend
 
 log = logging.getLogger("kubelite")
 
+KUBE_DNS_IP = "10.43.0.10"  # the kube-dns Service's cluster IP: pods' nameserver
+
 
 def default_data_dir() -> Path:
     env = os.environ.get("KUBELITE_DATA_DIR")
@@ -64,6 +66,9 @@ class ServerOptions:
     bridge: str = "kubelite0"
     cgroup_parent: str = "/kubelite"
     netns_prefix: str = "kubelite-"
+    proxy_table: str = "kubelite"  # hidden: the service proxy's nftables table
+    ingress_http_port: int = 80  # hidden: 0 runs no ingress controller
+    ingress_https_port: int = 443
 
 
 def local_node_options(opts: ServerOptions, pki: ClusterPKI | None = None) -> Any:
@@ -88,6 +93,22 @@ def local_node_options(opts: ServerOptions, pki: ClusterPKI | None = None) -> An
         bridge=opts.bridge,
         cgroup_parent=opts.cgroup_parent,
         netns_prefix=opts.netns_prefix,
+        cluster_dns=(KUBE_DNS_IP,),
+    )
+
+
+def node_services_options(opts: ServerOptions, node_name: str) -> Any:
+    """The NodeServicesOptions of this server's node (proxy, DNS and ingress)."""
+    from kubelite.network.nodeservices import NodeServicesOptions
+
+    return NodeServicesOptions(
+        data_dir=opts.data_dir,
+        node_name=node_name,
+        pod_cidr=opts.pod_cidr,
+        bridge=opts.bridge,
+        proxy_table=opts.proxy_table,
+        ingress_http_port=opts.ingress_http_port,
+        ingress_https_port=opts.ingress_https_port,
     )
 
 
@@ -139,6 +160,7 @@ class Server:
         self.api: APIServer | None = None
         self.control_plane: ControlPlane | None = None
         self.node: Any = None  # the LocalNode, when this machine runs one
+        self.node_services: Any = None  # its proxy, DNS and ingress (kubelite.network.nodeservices)
         self.kubeconfig = options.data_dir / "kubeconfig.yaml"
         self.url = f"https://127.0.0.1:{options.https_port}"
 
@@ -203,10 +225,34 @@ class Server:
                 await node.stop()
             return
         self.node = node
+        await self._start_node_services(node_options.node_name)
+
+    async def _start_node_services(self, node_name: str) -> None:
+        """The real node's proxy, ServiceLB, DNS and ingress, once the node is registered (a failure
+        leaves the node running without them, with a warning)."""
+        from kubelite.client.sharedinformers import SharedInformers
+        from kubelite.network.commands import CommandError
+        from kubelite.network.ingress.process import NginxError
+        from kubelite.network.nodeservices import NodeServices
+
+        assert self.registry is not None
+        identity = UserInfo("system:kube-proxy", ("system:node-proxier", "system:authenticated"))
+        client = Client(InProcessTransport(self.registry, identity, "kubelite-node-services", without_managed_fields=True))
+        client.informers = SharedInformers(client)  # one watch per resource for all four
+        services = NodeServices(client, node_services_options(self.options, node_name))
+        try:
+            await services.start()
+        except (OSError, CommandError, NginxError) as exc:
+            print(f"kubelite: warning: running without service networking: {exc}", file=sys.stderr, flush=True)
+            return
+        self.node_services = services
 
     async def stop(self) -> None:
         if self.api is not None:
             self.api.ready = False
+        if self.node_services is not None:
+            with contextlib.suppress(Exception):
+                await self.node_services.stop()  # the proxy's table and route go; DNS and nginx stop
         if self.node is not None:
             with contextlib.suppress(Exception):
                 await self.node.stop()  # containers keep running (`kubelite server --reset` removes them)
@@ -233,11 +279,13 @@ def process_age() -> float:
 
 
 async def reset_node(options: ServerOptions) -> int:
-    """`kubelite server --reset`: remove every pod this data dir's node runs, its bridge and
-    cgroups (the API is not needed, nor started)."""
+    """`kubelite server --reset`: remove every pod this data dir's node runs, the proxy's table and
+    route, its bridge and cgroups (the API is not needed, nor started)."""
     from kubelite.kubelet.local import reset_local_node
+    from kubelite.network.nodeservices import reset_node_services
     from kubelite.runtime.oci.errors import RuntimeUnavailable
 
+    await reset_node_services(options.proxy_table, options.bridge)
     try:
         await reset_local_node(local_node_options(options))
     except RuntimeUnavailable as exc:
