@@ -124,6 +124,7 @@ class Runner:
                     env=env,
                     pass_fds=(write_end,),
                     start_new_session=True,
+                    cwd=str(bundle),  # conmon drops files (e.g. "oom") in its working directory
                 )
         finally:
             os.close(write_end)
