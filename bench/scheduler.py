@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kubelite.cli.gctuning import tune_for_server
 from kubelite.client.client import Client, ResourceClient
 from kubelite.client.http import from_kubeconfig
 from kubelite.client.informer import Informer
@@ -153,6 +154,7 @@ def main() -> None:
     parser.add_argument("--only", choices=("inprocess", "http"), default=None)
     parser.add_argument("--run-scheduler", metavar="KUBECONFIG", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    tune_for_server()  # as `kubelite server` does (and a scheduler process would)
     if args.run_scheduler:
         asyncio.run(run_scheduler(args.run_scheduler))
         return

@@ -29,6 +29,7 @@ from kubelite.apiserver.inprocess import InProcessTransport
 from kubelite.apiserver.kubeletclient import KubeletClient
 from kubelite.apiserver.tokens import TokenIssuer, load_or_create_key
 from kubelite.cli.controlplane import ControlPlane, ControlPlaneOptions
+from kubelite.cli.gctuning import freeze_startup_objects, tune_for_server
 from kubelite.client.client import Client
 from kubelite.registry.context import UserInfo
 from kubelite.registry.registry import Registry
@@ -298,6 +299,7 @@ async def reset_node(options: ServerOptions) -> int:
 async def run_server(options: ServerOptions) -> int:
     if options.reset:
         return await reset_node(options)
+    tune_for_server()
     server = Server(options)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -314,6 +316,7 @@ async def run_server(options: ServerOptions) -> int:
         f"kubelite ready: {server.url} (kubeconfig {server.kubeconfig}, datastore {options.datastore}, {elapsed:.2f}s)",
         flush=True,
     )
+    freeze_startup_objects()
     await stop.wait()
     with contextlib.suppress(Exception):
         await asyncio.wait_for(server.stop(), 10)
