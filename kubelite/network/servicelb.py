@@ -15,17 +15,14 @@ status.loadBalancer, nor program the data plane (proxy.py does).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import ipaddress
 import logging
 from typing import Any
 
 from kubelite.client.cache import object_key, split_key
 from kubelite.client.client import Client
-from kubelite.client.clock import Clock, RealClock
-from kubelite.client.informer import Informer
-from kubelite.client.workqueue import ShutDown, WorkQueue
+from kubelite.client.clock import Clock
+from kubelite.controllers.base import Controller
 
 log = logging.getLogger(__name__)
 
@@ -83,30 +80,16 @@ def _current_ingress(service: Obj) -> list[Obj]:
     return list((((service.get("status") or {}).get("loadBalancer")) or {}).get("ingress") or [])
 
 
-class ServiceLBController:
+class ServiceLBController(Controller):
     def __init__(self, client: Client, *, clock: Clock | None = None, workers: int = 1):
-        self.client = client
-        self.clock: Clock = clock or RealClock()
-        self.workers = max(1, workers)
-        self.queue: WorkQueue[str] = WorkQueue(self.clock, name="service-lb")
-        self.informers: list[Informer] = []
-        self.services = self._informer("services")
-        self.nodes = self._informer("nodes")
+        super().__init__(client, name="service-lb", workers=workers, clock=clock)
+        self.services = self.informer("", "v1", "services")
+        self.nodes = self.informer("", "v1", "nodes")
         self.services.add_handler(self._service_changed, lambda _old, new: self._service_changed(new), None)
         self.nodes.add_handler(
             lambda _n: self._nodes_changed(), lambda old, new: self._node_updated(old, new), lambda _n: self._nodes_changed()
         )
         self.service_client = client.resource("", "v1", "services")
-        self._tasks: list[asyncio.Task[None]] = []
-        self._running = False
-
-    def _informer(self, resource: str) -> Informer:
-        if self.client.informers is not None:
-            found = self.client.informers.acquire("", "v1", resource)
-        else:
-            found = Informer(self.client.resource("", "v1", resource), clock=self.clock, name=f"service-lb/{resource}")
-        self.informers.append(found)
-        return found
 
     # ------------------------------------------------------------------ events (enqueue only)
     def _service_changed(self, service: Obj) -> None:
@@ -125,51 +108,6 @@ class ServiceLBController:
         for service in self.services.cache.list():
             if is_servicelb(service):
                 self.queue.add(object_key(service))
-
-    # ------------------------------------------------------------------ lifecycle
-    async def start(self) -> None:
-        if self._running:
-            return
-        self._running = True
-        for informer in self.informers:
-            informer.start()
-        for informer in self.informers:
-            await informer.wait_for_sync()
-        self._tasks = [asyncio.create_task(self._work(), name=f"service-lb worker {i}") for i in range(self.workers)]
-
-    async def stop(self) -> None:
-        self._running = False
-        self.queue.shutdown()
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        informers, self.informers = self.informers, []
-        for informer in informers:
-            if self.client.informers is not None:
-                await self.client.informers.release(informer)
-            else:
-                await informer.stop()
-
-    async def _work(self) -> None:
-        while True:
-            try:
-                key = await self.queue.get()
-            except ShutDown:
-                return
-            try:
-                await self.sync(key)
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:
-                log.info("service-lb: sync %s failed (retrying): %r", key, err)
-                self.queue.add_rate_limited(key)
-            else:
-                self.queue.forget(key)
-            finally:
-                self.queue.done(key)
 
     # ------------------------------------------------------------------ one Service
     async def sync(self, key: str) -> None:
