@@ -47,6 +47,7 @@ from kubelite.controllers.ownership import (
     is_deleting,
     new_controller_ref,
     owners_selecting,
+    owners_to_sync_on_update,
     resolve_controller,
 )
 from kubelite.controllers.podutil import creation_time, is_available, is_ready
@@ -368,23 +369,10 @@ class DaemonSetController(Controller):
         if is_deleting(new):
             self._pod_deleted(new)
             return
-        namespace = new["metadata"].get("namespace") or ""
-        old_ref, new_ref = controller_ref(old), controller_ref(new)
-        if old_ref != new_ref and old_ref is not None:
-            previous = self._resolve(namespace, old_ref)
-            if previous is not None:
-                self.enqueue(previous)
-        if new_ref is not None:
-            ds = self._resolve(namespace, new_ref)
-            if ds is not None:
-                self.enqueue(ds)
-                min_ready = ds["spec"].get("minReadySeconds") or 0
-                if min_ready > 0 and not is_ready(old) and is_ready(new):
-                    self.enqueue_after(ds, float(min_ready))
-            return
-        if old_ref != new_ref or old["metadata"].get("labels") != new["metadata"].get("labels"):
-            for found in self._selecting(new):
-                self.enqueue(found)
+        for ds, after_min_ready in owners_to_sync_on_update(old, new, self._resolve, self._selecting, is_ready):
+            self.enqueue(ds)
+            if after_min_ready:
+                self.enqueue_after(ds, float(ds["spec"]["minReadySeconds"]))
 
     def _pod_deleted(self, pod: Obj) -> None:
         ds = self._resolve(pod["metadata"].get("namespace") or "", controller_ref(pod))

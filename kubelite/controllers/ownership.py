@@ -72,6 +72,35 @@ def owners_selecting(
     return found
 
 
+def owners_to_sync_on_update(
+    old: Obj,
+    new: Obj,
+    resolve: Callable[[str, Obj | None], Obj | None],
+    candidates: Callable[[Obj], list[Obj]],
+    ready: Callable[[Obj], bool],
+) -> list[tuple[Obj, bool]]:
+    """Upstream's updatePod, the owner side: (owner, again_after_min_ready) pairs — the previous
+    controller when the controllerRef changed; the current one (flagged to be synced again after
+    its minReadySeconds when the object just became ready); or, for an orphan whose labels or
+    controllerRef changed, every owner that could adopt it."""
+    namespace = new["metadata"].get("namespace") or ""
+    old_ref, new_ref = controller_ref(old), controller_ref(new)
+    found: list[tuple[Obj, bool]] = []
+    if old_ref != new_ref and old_ref is not None:
+        previous = resolve(namespace, old_ref)
+        if previous is not None:
+            found.append((previous, False))
+    if new_ref is not None:
+        owner = resolve(namespace, new_ref)
+        if owner is not None:
+            min_ready = (owner.get("spec") or {}).get("minReadySeconds") or 0
+            found.append((owner, min_ready > 0 and not ready(old) and ready(new)))
+        return found
+    if old_ref != new_ref or old["metadata"].get("labels") != new["metadata"].get("labels"):
+        found.extend((owner, False) for owner in candidates(new))
+    return found
+
+
 def is_deleting(obj: Obj) -> bool:
     return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
 

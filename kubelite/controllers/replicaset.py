@@ -33,6 +33,7 @@ from kubelite.controllers.ownership import (
     is_deleting,
     new_controller_ref,
     owners_selecting,
+    owners_to_sync_on_update,
     resolve_controller,
 )
 from kubelite.controllers.podranking import pods_to_delete
@@ -207,24 +208,10 @@ class ReplicaSetController(Controller):
             if labels_changed:
                 self._pod_deleted(old)
             return
-        namespace = new["metadata"].get("namespace") or ""
-        old_ref, new_ref = controller_ref(old), controller_ref(new)
-        ref_changed = old_ref != new_ref
-        if ref_changed and old_ref is not None:
-            previous = self._resolve(namespace, old_ref)
-            if previous is not None:
-                self.enqueue(previous)
-        if new_ref is not None:
-            owner = self._resolve(namespace, new_ref)
-            if owner is not None:
-                self.enqueue(owner)
-                min_ready = (owner.get("spec") or {}).get("minReadySeconds") or 0
-                if min_ready > 0 and not is_ready(old) and is_ready(new):
-                    self.enqueue_after(owner, min_ready + 1.0)
-            return
-        if labels_changed or ref_changed:
-            for owner in self._matching_owners(new):
-                self.enqueue(owner)
+        for owner, after_min_ready in owners_to_sync_on_update(old, new, self._resolve, self._matching_owners, is_ready):
+            self.enqueue(owner)
+            if after_min_ready:
+                self.enqueue_after(owner, owner["spec"]["minReadySeconds"] + 1.0)
 
     def _pod_deleted(self, pod: Obj) -> None:
         owner = self._resolve(pod["metadata"].get("namespace") or "", controller_ref(pod))

@@ -35,6 +35,7 @@ from kubelite.controllers.ownership import (
     is_deleting,
     new_controller_ref,
     owners_selecting,
+    owners_to_sync_on_update,
     release,
     resolve_controller,
 )
@@ -423,23 +424,10 @@ class StatefulSetController(Controller):
     def _pod_updated(self, old: Obj, new: Obj) -> None:
         if old["metadata"].get("resourceVersion") == new["metadata"].get("resourceVersion"):
             return
-        namespace = new["metadata"].get("namespace") or ""
-        old_ref, new_ref = controller_ref(old), controller_ref(new)
-        if old_ref != new_ref and old_ref is not None:
-            previous = self._resolve(namespace, old_ref)
-            if previous is not None:
-                self.enqueue(previous)
-        if new_ref is not None:
-            sts = self._resolve(namespace, new_ref)
-            if sts is not None:
-                self.enqueue(sts)
-                min_ready = sts["spec"].get("minReadySeconds") or 0
-                if min_ready > 0 and not is_ready(old) and is_ready(new):
-                    self.enqueue_after(sts, float(min_ready))
-            return
-        if old_ref != new_ref or old["metadata"].get("labels") != new["metadata"].get("labels"):
-            for found in self._selecting(new):
-                self.enqueue(found)
+        for sts, after_min_ready in owners_to_sync_on_update(old, new, self._resolve, self._selecting, is_ready):
+            self.enqueue(sts)
+            if after_min_ready:
+                self.enqueue_after(sts, float(sts["spec"]["minReadySeconds"]))
 
     def _pod_deleted(self, pod: Obj) -> None:
         sts = self._resolve(pod["metadata"].get("namespace") or "", controller_ref(pod))
