@@ -31,6 +31,7 @@ from kubelite.controllers.job import JobController
 from kubelite.controllers.namespace import NamespaceController
 from kubelite.controllers.nodelifecycle import NodeLifecycleController
 from kubelite.controllers.podautoscaler import HorizontalPodAutoscalerController
+from kubelite.controllers.podgc import PodGarbageCollector
 from kubelite.controllers.replicaset import ReplicaSetController, replication_controller_manager
 from kubelite.controllers.resourcequota import ResourceQuotaController
 from kubelite.controllers.serviceaccount import RootCACertPublisher, ServiceAccountsController
@@ -150,6 +151,7 @@ def controller_factory(options: ControlPlaneOptions) -> Callable[[Client], list[
             EndpointSliceController(client),
             NodeLifecycleController(client),
             TaintEvictionController(client),
+            PodGarbageCollector(client),
             DisruptionController(client),
             JobController(client),
             CronJobController(client),

@@ -120,7 +120,8 @@ class PodGarbageCollector(Controller):
     async def _orphans(self, pods: list[Obj], nodes: dict[str, Obj]) -> list[Obj]:
         """Pods on nodes missing for the whole quarantine and confirmed gone by an uncached read."""
         now = self.clock.time()
-        missing = {(p.get("spec") or {}).get("nodeName") for p in pods} - set(nodes) - {None, ""}
+        bound: set[str] = {str((p.get("spec") or {}).get("nodeName") or "") for p in pods}
+        missing = bound - set(nodes) - {""}
         self._missing_since = {n: self._missing_since.get(n, now) for n in missing}
         gone: set[str] = set()
         for node_name, since in self._missing_since.items():
