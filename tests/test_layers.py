@@ -19,7 +19,7 @@ ALLOWED: dict[str, set[str]] = {
     "scheduler": {"api", "schema", "client", "scheduler"},
     "runtime": {"api", "runtime"},
     "kubelet": {"api", "schema", "client", "runtime", "kubelet"},
-    "network": {"api", "schema", "client", "controllers", "network"},  # its components are controllers too
+    "network": {"api", "schema", "client", "controllers", "runtime", "network"},  # components are controllers; tools run via runtime.commands
     "apiserver": {"api", "schema", "storage", "registry", "client", "apiserver"},
     "cli": set(ORDER),
 }

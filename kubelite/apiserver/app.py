@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import ssl
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,10 +18,14 @@ from aiohttp import web
 
 from kubelite import KUBERNETES_VERSION, __version__
 from kubelite.api import errors
-from kubelite.apiserver import discovery
-from kubelite.apiserver.auth import Authenticator, is_public
+from kubelite.api.prometheus import CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE
+from kubelite.apiserver import authorization, discovery, reviews
+from kubelite.apiserver.auth import ANONYMOUS, Authenticator, impersonated_user, impersonation_requests
 from kubelite.apiserver.kubeletclient import KubeletClient
-from kubelite.apiserver.resources import ResourceAPI, parse_resource_path
+from kubelite.apiserver.negotiation import decode_body
+from kubelite.apiserver.rbac import RBACAuthorizer
+from kubelite.apiserver.requestmetrics import RequestMetrics
+from kubelite.apiserver.resources import ResourceAPI, ResourcePath, parse_resource_path
 from kubelite.apiserver.streaming import StreamingAPI
 from kubelite.registry.context import UserInfo
 from kubelite.registry.registry import Registry
@@ -29,7 +34,6 @@ from kubelite.schema.openapi_v2_proto import openapi_v2_protobuf
 
 log = logging.getLogger(__name__)
 
-ANONYMOUS = UserInfo("system:anonymous", ("system:unauthenticated",))
 V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 
 
@@ -78,7 +82,9 @@ class APIServer:
         self.kubelets = kubelets
         streaming = StreamingAPI(registry, kubelets) if kubelets is not None else None
         self.resources = ResourceAPI(registry, authenticator.from_token, streaming)
+        self.authorizer = RBACAuthorizer(registry)
         self.discovery = discovery.DiscoveryCache(registry.catalogue)
+        self.request_metrics = RequestMetrics()  # served at GET /metrics
         self._openapi: dict[str, bytes] = {}
         self._openapi_generation = -1
         self.ready = False
@@ -115,13 +121,28 @@ class APIServer:
         return None
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        """Serve a request and count it in the request metrics."""
+        started = time.perf_counter()
+        code = 500
+        try:
+            response = await self._dispatch(request)
+            code = response.status
+            return response
+        except web.HTTPException as exc:
+            code = exc.status
+            raise
+        finally:
+            self.request_metrics.observe(
+                request.method, request.path, request.query_string, request.headers.get("Content-Type", ""), code, time.perf_counter() - started
+            )
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         try:
             path = request.path
-            user = self._user(request)
-            if user is None:
-                if not is_public(path):
-                    raise errors.unauthorized()
-                user = ANONYMOUS
+            user = self._user(request) or ANONYMOUS
+            user = self._impersonate(request, user)
+            if not _is_resource_path(path):
+                self._authorize(user, authorization.non_resource(request.method.lower(), path))
             return await self._route(request, path, user)
         except errors.StatusError as exc:
             return _status_response(exc)
@@ -140,6 +161,8 @@ class APIServer:
         if not segments:
             return _json({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v2", "/openapi/v3", "/readyz", "/version"]})
         head = segments[0]
+        if head == "metrics" and len(segments) == 1:
+            return web.Response(body=self.request_metrics.render().encode(), headers={"Content-Type": PROMETHEUS_CONTENT_TYPE})
         if head in ("healthz", "livez", "readyz"):
             if head == "readyz" and not self.ready:
                 return web.Response(status=500, text="[-]registry not ready\nreadyz check failed\n")
@@ -153,7 +176,7 @@ class APIServer:
                 raise errors.StatusError(404, "NotFound", "the server could not find the requested resource", {})
             if len(segments) == 2:
                 return _json(self.discovery.get(("rl", "", "v1"), lambda: discovery.resource_list(self.registry.catalogue, "", "v1")))
-            return await self.resources.handle(request, parse_resource_path("", "v1", segments[2:], self.registry), user)
+            return await self._resource(request, parse_resource_path("", "v1", segments[2:], self.registry), user)
         if head == "apis":
             if len(segments) == 1:
                 return self._discovery_root(request, legacy_core=False)
@@ -169,10 +192,45 @@ class APIServer:
                 return _json(
                     self.discovery.get(("rl", group, version), lambda: discovery.resource_list(self.registry.catalogue, group, version))
                 )
-            return await self.resources.handle(request, parse_resource_path(group, version, segments[3:], self.registry), user)
+            return await self._resource(request, parse_resource_path(group, version, segments[3:], self.registry), user)
         if head == "openapi":
             return self._openapi_route(request, segments)
         raise errors.StatusError(404, "NotFound", "the server could not find the requested resource", {})
+
+    def _authorize(self, user: UserInfo, attrs: authorization.RequestAttributes) -> None:
+        """403 unless allowed; an anonymous request that is not allowed gets 401 (kubelite keeps
+        asking for credentials where upstream, with anonymous auth on, answers 403)."""
+        try:
+            authorization.authorize(self.authorizer, user, attrs)
+        except errors.StatusError:
+            if user is ANONYMOUS:
+                raise errors.unauthorized() from None
+            raise
+
+    def _impersonate(self, request: web.Request, user: UserInfo) -> UserInfo:
+        """The user named by Impersonate-* headers, once `user` may impersonate each part."""
+        wanted = impersonation_requests(request.headers)
+        if wanted is None:
+            return user
+        for attrs in wanted.checks:
+            self._authorize(user, attrs)
+        return impersonated_user(wanted)
+
+    async def _resource(self, request: web.Request, path: ResourcePath, user: UserInfo) -> web.StreamResponse:
+        """Authorize, then serve a resource request (access reviews are answered here, where the
+        authorizer is known)."""
+        query = request.query
+        watch = query.get("watch", "") in ("1", "true", "True")
+        verb = authorization.request_verb(request.method, bool(path.name), watch)
+        name = path.name
+        if not name and verb in ("list", "watch") and "fieldSelector" in query:
+            name = authorization.name_from_field_selector(query["fieldSelector"])
+        self._authorize(user, authorization.RequestAttributes(verb, path.group, path.resource, path.subresource, path.namespace or "", name))
+        if (path.group, path.resource) in reviews.REVIEW_RESOURCES and request.method == "POST" and not path.name:
+            body = decode_body(await request.read(), request.headers.get("Content-Type", "application/json"))
+            answer = reviews.answer(path.resource, body, user, self.auth.from_token, self.authorizer, path.namespace or "")
+            return web.Response(body=orjson.dumps(answer), status=201, headers={"Content-Type": "application/json"})
+        return await self.resources.handle(request, path, user)
 
     def _discovery_root(self, request: web.Request, legacy_core: bool) -> web.Response:
         accept = request.headers.get("Accept", "")
@@ -245,6 +303,16 @@ class APIServer:
             body = self._openapi_doc(f"v3:{group}/{version}", lambda: orjson.dumps(self._build_gv(group, version)))
             return web.Response(body=body, headers={"Content-Type": "application/json"})
         raise errors.StatusError(404, "NotFound", "the server could not find the requested resource", {})
+
+
+def _is_resource_path(path: str) -> bool:
+    """Whether upstream's RequestInfo sees a resource request: /api/<v>/<resource>... or
+    /apis/<group>/<v>/<resource>...; anything else (discovery, health, OpenAPI) is a non-resource URL."""
+    if path.startswith("/api/"):
+        return len([s for s in path.split("/") if s]) >= 3
+    if path.startswith("/apis/"):
+        return len([s for s in path.split("/") if s]) >= 4
+    return False
 
 
 def server_ssl_context(cert: str, key: str, client_ca: str) -> ssl.SSLContext:

@@ -1,5 +1,8 @@
 """First-start objects every cluster has: the system namespaces, the `kubernetes` Service with its
-Endpoints and EndpointSlice, and a `default` ServiceAccount in each system namespace.
+Endpoints and EndpointSlice, a `default` ServiceAccount in each system namespace, and (given the
+CA) the kube-public/cluster-info ConfigMap joining nodes read anonymously; and, as k3s ships it,
+the default StorageClass `local-path` that the nodes' local-path provisioner serves; then the
+bootstrap RBAC policy is reconciled (rbacpolicy.py).
 
 Idempotent: an object that exists is left as it is (the Endpoints are refreshed to this server).
 Must not create anything a user did not expect from upstream.
@@ -7,15 +10,25 @@ Must not create anything a user did not expect from upstream.
 
 from __future__ import annotations
 
+import copy
 import socket
 from typing import Any
 
 from kubelite.api import errors
+from kubelite.apiserver import rbacpolicy
 from kubelite.registry.context import RequestContext
 from kubelite.registry.registry import Registry
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 KUBERNETES_SERVICE_IP = "10.43.0.1"
+LOCAL_PATH_CLASS: dict[str, Any] = {
+    "apiVersion": "storage.k8s.io/v1",
+    "kind": "StorageClass",
+    "metadata": {"name": "local-path", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+    "provisioner": "rancher.io/local-path",
+    "reclaimPolicy": "Delete",
+    "volumeBindingMode": "WaitForFirstConsumer",
+}
 
 
 def host_address() -> str:
@@ -64,7 +77,52 @@ async def _ensure(registry: Registry, group: str, version: str, resource: str, n
             raise
 
 
-async def bootstrap(registry: Registry, https_port: int, advertise_address: str) -> None:
+CLUSTER_INFO_NAMESPACE = "kube-public"
+CLUSTER_INFO_NAME = "cluster-info"
+
+
+def cluster_info_kubeconfig(ca_pem: str, server_url: str) -> str:
+    """The kubeconfig in cluster-info (upstream's layout: one unnamed cluster, no users)."""
+    import base64
+
+    import yaml
+
+    config: dict[str, Any] = {
+        "apiVersion": "v1",
+        "clusters": [
+            {
+                "cluster": {"certificate-authority-data": base64.b64encode(ca_pem.encode()).decode(), "server": server_url},
+                "name": "",
+            }
+        ],
+        "contexts": None,
+        "current-context": "",
+        "kind": "Config",
+        "preferences": {},
+        "users": None,
+    }
+    return str(yaml.safe_dump(config, sort_keys=False))
+
+
+async def _ensure_cluster_info(registry: Registry, ca_pem: str, server_url: str) -> None:
+    """Create kube-public/cluster-info, or refresh its kubeconfig when the CA or URL changed."""
+    store = registry.store("", "v1", "configmaps")
+    assert store is not None
+    data = {"kubeconfig": cluster_info_kubeconfig(ca_pem, server_url)}
+    existing = store.cache.get(CLUSTER_INFO_NAMESPACE, CLUSTER_INFO_NAME)
+    if existing is None:
+        obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": CLUSTER_INFO_NAME, "namespace": CLUSTER_INFO_NAMESPACE}, "data": data}
+        await _ensure(registry, "", "v1", "configmaps", CLUSTER_INFO_NAMESPACE, obj)
+    elif (existing.get("data") or {}).get("kubeconfig") != data["kubeconfig"]:
+        updated = copy.deepcopy(existing)  # the cached object is the server's: never write into it
+        updated["data"] = {**(updated.get("data") or {}), **data}
+        await store.update(CLUSTER_INFO_NAMESPACE, CLUSTER_INFO_NAME, updated, RequestContext(field_manager="kube-apiserver"))
+
+
+async def bootstrap(
+    registry: Registry, https_port: int, advertise_address: str, ca_pem: str = "", server_url: str = ""
+) -> None:
+    """`ca_pem` and `server_url` (both needed) publish kube-public/cluster-info."""
     for name in SYSTEM_NAMESPACES:
         await _ensure(registry, "", "v1", "namespaces", "", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     for name in SYSTEM_NAMESPACES:
@@ -130,3 +188,8 @@ async def bootstrap(registry: Registry, https_port: int, advertise_address: str)
         else:
             endpoint_slice["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]
             await slice_store.update("default", "kubernetes", endpoint_slice, ctx)
+    if ca_pem and server_url:
+        await _ensure_cluster_info(registry, ca_pem, server_url)
+    if registry.store("storage.k8s.io", "v1", "storageclasses") is not None:
+        await _ensure(registry, "storage.k8s.io", "v1", "storageclasses", "", copy.deepcopy(LOCAL_PATH_CLASS))
+    await rbacpolicy.reconcile(registry)  # the default roles and bindings, topped up at every start

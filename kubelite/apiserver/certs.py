@@ -11,6 +11,7 @@ import datetime
 import ipaddress
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,7 +65,7 @@ def _builder(subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurve
     )
 
 
-def serving_sans(service_ip: str = "10.43.0.1") -> list[x509.GeneralName]:
+def serving_sans(service_ip: str = "10.43.0.1", extra_ips: Sequence[str] = ()) -> list[x509.GeneralName]:
     hostname = socket.gethostname()
     names: list[x509.GeneralName] = [
         x509.DNSName("localhost"),
@@ -75,12 +76,16 @@ def serving_sans(service_ip: str = "10.43.0.1") -> list[x509.GeneralName]:
         x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
         x509.IPAddress(ipaddress.ip_address(service_ip)),
     ]
+    for address in dict.fromkeys(extra_ips):  # the addresses agents on other machines reach it at
+        ip = x509.IPAddress(ipaddress.ip_address(address))
+        if ip not in names:
+            names.append(ip)
     if hostname and hostname != "localhost":
         names.append(x509.DNSName(hostname))
     return names
 
 
-def ensure_pki(directory: Path) -> ClusterPKI:
+def ensure_pki(directory: Path, extra_ips: Sequence[str] = ()) -> ClusterPKI:
     """Create (or load) the CA, serving and admin certificates in `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
     pki = ClusterPKI(
@@ -110,7 +115,7 @@ def ensure_pki(directory: Path) -> ClusterPKI:
         for stale in (pki.serving_cert, pki.admin_cert):
             stale.unlink(missing_ok=True)
     assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
-    wanted = serving_sans()
+    wanted = serving_sans(extra_ips=extra_ips)
     if not _covers(pki.serving_cert, wanted):
         _issue(pki.serving_cert, pki.serving_key, ca_cert, ca_key, _name("kube-apiserver"), wanted, server=True)
     if not pki.admin_cert.exists():

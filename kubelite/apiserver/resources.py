@@ -16,6 +16,7 @@ from aiohttp import web
 from kubelite.api import errors
 from kubelite.apiserver import reviews, tables
 from kubelite.apiserver.negotiation import TABLE_CONTENT_TYPE, decode_body, decode_patch, response_form
+from kubelite.apiserver.resourceproxy import ResourceProxy
 from kubelite.apiserver.streaming import POD_SUBRESOURCES, StreamingAPI
 from kubelite.apiserver.watch import serve_watch
 from kubelite.registry import subresources
@@ -86,6 +87,7 @@ class ResourceAPI:
         self.registry = registry
         self.authenticate = authenticate or (lambda token: None)
         self.streaming = streaming  # pods/log, exec, attach, portforward through kubelets (None: unavailable)
+        self.proxy = ResourceProxy(registry)  # pods/proxy and services/proxy, straight to pod IPs
 
     def context(self, request: web.Request, user: UserInfo) -> RequestContext:
         query = request.query
@@ -390,6 +392,8 @@ class ResourceAPI:
 
     async def _streaming(self, request: web.Request, store: Store, path: ResourcePath) -> web.StreamResponse:
         namespace = self._namespace(store, path)
+        if path.subresource == "proxy" and store.info.resource in ("pods", "services") and store.info.group == "":
+            return await self.proxy.serve(request, store, namespace, path.name)
         if self.streaming is not None and store.info.resource == "pods" and path.subresource in POD_SUBRESOURCES:
             return await self.streaming.serve(request, store, namespace, path.name, path.subresource)
         obj = await store.get(namespace, path.name)

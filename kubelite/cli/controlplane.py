@@ -20,6 +20,8 @@ from kubelite.apiserver.inprocess import InProcessTransport
 from kubelite.client.client import Client
 from kubelite.client.leaderelection import LeaderElector
 from kubelite.client.sharedinformers import SharedInformers
+from kubelite.controllers.certificates import certificate_controllers
+from kubelite.controllers.clusterroleaggregation import ClusterRoleAggregationController
 from kubelite.controllers.cronjob import CronJobController
 from kubelite.controllers.daemonset import DaemonSetController
 from kubelite.controllers.deployment import DeploymentController
@@ -29,6 +31,7 @@ from kubelite.controllers.endpointslice import EndpointSliceController
 from kubelite.controllers.garbagecollector import GarbageCollector
 from kubelite.controllers.job import JobController
 from kubelite.controllers.namespace import NamespaceController
+from kubelite.controllers.nodeipam import NodeIPAMController
 from kubelite.controllers.nodelifecycle import NodeLifecycleController
 from kubelite.controllers.podautoscaler import HorizontalPodAutoscalerController
 from kubelite.controllers.podgc import PodGarbageCollector
@@ -38,6 +41,7 @@ from kubelite.controllers.serviceaccount import RootCACertPublisher, ServiceAcco
 from kubelite.controllers.statefulset import StatefulSetController
 from kubelite.controllers.tainteviction import TaintEvictionController
 from kubelite.controllers.ttlafterfinished import TTLAfterFinishedController
+from kubelite.controllers.volumeprotection import storage_controllers
 from kubelite.kubelet.pool import HollowNodePool
 from kubelite.registry.context import UserInfo
 from kubelite.registry.registry import Registry
@@ -61,6 +65,9 @@ class ControlPlaneOptions:
     controllers: bool = True
     scheduler: bool = True
     ca_pem: str = ""
+    ca_key_pem: str = ""  # with ca_pem: the CSR approver and signer run
+    cluster_cidr: str = "10.42.0.0/16"  # node IPAM hands out /node_cidr_mask subnets of it as podCIDRs
+    node_cidr_mask: int = 24
 
 
 def _client(registry: Registry, user: str, groups: tuple[str, ...], manager: str) -> Client:
@@ -76,12 +83,18 @@ class ControlPlane:
         self._tasks: list[asyncio.Task[Any]] = []
         self._pool: HollowNodePool | None = None
 
+    @property
+    def hollow_pool(self) -> HollowNodePool | None:
+        """The hollow nodes (their in-process runtimes), when this control plane runs any."""
+        return self._pool
+
     async def start(self) -> None:
         if self.options.controllers:
             controllers = controller_factory(self.options)
             if controllers is not None:
                 self.registry.namespace_lifecycle_inside = False
                 self.registry.garbage_collector_running = True
+                self.registry.volume_protection_running = True
                 manager_client = _client(self.registry, "system:kube-controller-manager", (), "kube-controller-manager")
                 # one watch and one cache per resource for all controllers
                 manager_client.informers = SharedInformers(manager_client)
@@ -140,6 +153,7 @@ def controller_factory(options: ControlPlaneOptions) -> Callable[[Client], list[
     def build(client: Client) -> list[Component]:
         components: list[Component] = [
             ServiceAccountsController(client),
+            ClusterRoleAggregationController(client),
             NamespaceController(client),
             GarbageCollector(client),
             ReplicaSetController(client),
@@ -158,9 +172,13 @@ def controller_factory(options: ControlPlaneOptions) -> Callable[[Client], list[
             TTLAfterFinishedController(client),
             ResourceQuotaController(client),
             HorizontalPodAutoscalerController(client),
+            NodeIPAMController(client, cluster_cidr=options.cluster_cidr, node_mask=options.node_cidr_mask, service_cidr="10.43.0.0/16"),
+            *storage_controllers(client),
         ]
         if options.ca_pem:
             components.append(RootCACertPublisher(client, options.ca_pem))
+        if options.ca_pem and options.ca_key_pem:
+            components.extend(certificate_controllers(client, options.ca_pem, options.ca_key_pem))
         return components
 
     return build

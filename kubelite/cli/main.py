@@ -37,6 +37,10 @@ def _parser() -> argparse.ArgumentParser:
     for flag, default in (("--pod-cidr", "10.42.0.0/24"), ("--bridge", "kubelite0"), ("--cgroup-parent", "/kubelite"), ("--netns-prefix", "kubelite-")):
         server.add_argument(flag, default=default, help=argparse.SUPPRESS)
     server.add_argument("--proxy-table", default="kubelite", help=argparse.SUPPRESS)
+    server.add_argument("--runtime", choices=("auto", "oci", "process"), default="auto", help=argparse.SUPPRESS)
+    server.add_argument("--cluster-cidr", default="10.42.0.0/16", help="pod addresses: each node gets a /24 of it")
+    server.add_argument("--node-cidr-mask-size", type=int, default=24, help=argparse.SUPPRESS)
+    server.add_argument("--metric-resolution", type=float, default=15.0, help=argparse.SUPPRESS)  # seconds between metrics scrapes
     for flag, port in (("--ingress-http-port", 80), ("--ingress-https-port", 443)):
         server.add_argument(flag, type=int, default=port, help=argparse.SUPPRESS)
     server.add_argument("--disable-controller-manager", action="store_true", help="run no controllers")
@@ -50,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
     from kubelite.cli.image import add_parser as add_image_parser
 
     add_image_parser(sub)
+    from kubelite.cli.token import add_parser as add_token_parser
+
+    add_token_parser(sub)
+    from kubelite.cli.agent import add_parser as add_agent_parser
+
+    add_agent_parser(sub)
     return parser
 
 
@@ -101,9 +111,13 @@ def main(argv: list[str] | None = None) -> int:
             bridge=args.bridge,
             cgroup_parent=args.cgroup_parent,
             netns_prefix=args.netns_prefix,
+            runtime=args.runtime,
             proxy_table=args.proxy_table,
             ingress_http_port=args.ingress_http_port,
             ingress_https_port=args.ingress_https_port,
+            cluster_cidr=args.cluster_cidr,
+            node_cidr_mask=args.node_cidr_mask_size,
+            metric_resolution=args.metric_resolution,
         )
         try:
             import uvloop
@@ -114,6 +128,14 @@ def main(argv: list[str] | None = None) -> int:
         from kubelite.cli.image import run as run_image
 
         return run_image(args)
+    if args.command == "agent":
+        from kubelite.cli.agent import run as run_agent
+
+        return run_agent(args)
+    if args.command == "token":
+        from kubelite.cli.token import run as run_token
+
+        return run_token(args)
     return 2
 
 

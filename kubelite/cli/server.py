@@ -21,15 +21,20 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from kubelite.apiserver import metricsapi
 from kubelite.apiserver.app import APIServer, ServerInfo, server_ssl_context
 from kubelite.apiserver.auth import Authenticator
 from kubelite.apiserver.bootstrap import bootstrap, host_address
+from kubelite.apiserver.bootstraptokens import BootstrapTokenAuthenticator
 from kubelite.apiserver.certs import ClusterPKI, ensure_pki, issue_serving_certificate
 from kubelite.apiserver.inprocess import InProcessTransport
 from kubelite.apiserver.kubeletclient import KubeletClient
+from kubelite.apiserver.metricsscraper import MetricsScraper
 from kubelite.apiserver.tokens import TokenIssuer, load_or_create_key
+from kubelite.cli import nodeparts
 from kubelite.cli.controlplane import ControlPlane, ControlPlaneOptions
 from kubelite.cli.gctuning import freeze_startup_objects, tune_for_server
+from kubelite.cli.nodeparts import NodeSettings
 from kubelite.client.client import Client
 from kubelite.registry.context import UserInfo
 from kubelite.registry.registry import Registry
@@ -38,8 +43,6 @@ from kubelite.schema.definitions import Definitions
 from kubelite.storage.factory import open_backend
 
 log = logging.getLogger("kubelite")
-
-KUBE_DNS_IP = "10.43.0.10"  # the kube-dns Service's cluster IP: pods' nameserver
 
 
 def default_data_dir() -> Path:
@@ -67,50 +70,42 @@ class ServerOptions:
     bridge: str = "kubelite0"
     cgroup_parent: str = "/kubelite"
     netns_prefix: str = "kubelite-"
+    runtime: str = "auto"  # hidden: auto (OCI where the machine allows it, else process), oci or process
     proxy_table: str = "kubelite"  # hidden: the service proxy's nftables table
     ingress_http_port: int = 80  # hidden: 0 runs no ingress controller
     ingress_https_port: int = 443
+    metric_resolution: float = 15.0  # hidden: seconds between resource metrics scrapes (metrics.k8s.io)
+    cluster_cidr: str = "10.42.0.0/16"  # node IPAM gives each node a /node_cidr_mask of it
+    node_cidr_mask: int = 24  # hidden
 
 
-def local_node_options(opts: ServerOptions, pki: ClusterPKI | None = None) -> Any:
-    """The LocalNodeOptions of this server's node (certificates issued from the cluster CA)."""
-    from kubelite.kubelet.local import LocalNodeOptions
-
-    node_name = opts.node_name or socket.gethostname().lower()
-    node_ip = host_address()
-    tls = opts.data_dir / "tls"
-    cert, key = tls / "kubelet.crt", tls / "kubelet.key"
-    if pki is not None:
-        issue_serving_certificate(pki, f"system:node:{node_name}", [node_ip, "127.0.0.1"], [node_name, "localhost"], cert, key)
-    return LocalNodeOptions(
+def node_settings(opts: ServerOptions) -> NodeSettings:
+    """This server's own node: it runs the cluster's DNS, ServiceLB and ingress too."""
+    return NodeSettings(
         data_dir=opts.data_dir,
-        node_name=node_name,
-        node_ip=node_ip,
-        serving_cert=cert,
-        serving_key=key,
-        client_ca=tls / "ca.crt" if pki is None else pki.ca_cert,
+        node_name=opts.node_name or socket.gethostname().lower(),
+        node_ip=host_address(),
         kubelet_port=opts.kubelet_port,
         pod_cidr=opts.pod_cidr,
         bridge=opts.bridge,
         cgroup_parent=opts.cgroup_parent,
         netns_prefix=opts.netns_prefix,
-        cluster_dns=(KUBE_DNS_IP,),
-    )
-
-
-def node_services_options(opts: ServerOptions, node_name: str) -> Any:
-    """The NodeServicesOptions of this server's node (proxy, DNS and ingress)."""
-    from kubelite.network.nodeservices import NodeServicesOptions
-
-    return NodeServicesOptions(
-        data_dir=opts.data_dir,
-        node_name=node_name,
-        pod_cidr=opts.pod_cidr,
-        bridge=opts.bridge,
         proxy_table=opts.proxy_table,
         ingress_http_port=opts.ingress_http_port,
         ingress_https_port=opts.ingress_https_port,
+        cluster_cidr=opts.cluster_cidr,
+        runtime=opts.runtime,
     )
+
+
+def local_node_options(opts: ServerOptions, pki: ClusterPKI) -> Any:
+    """The LocalNodeOptions of this server's node (certificates issued from the cluster CA)."""
+    settings = node_settings(opts)
+    tls = opts.data_dir / "tls"
+    cert, key = tls / "kubelet.crt", tls / "kubelet.key"
+    names = [settings.node_name, "localhost"]
+    issue_serving_certificate(pki, f"system:node:{settings.node_name}", [settings.node_ip, "127.0.0.1"], names, cert, key)
+    return nodeparts.local_node_options(settings, cert, key, pki.ca_cert)
 
 
 def admin_token(data_dir: Path) -> str:
@@ -162,6 +157,8 @@ class Server:
         self.control_plane: ControlPlane | None = None
         self.node: Any = None  # the LocalNode, when this machine runs one
         self.node_services: Any = None  # its proxy, DNS and ingress (kubelite.network.nodeservices)
+        self.metrics_scraper: MetricsScraper | None = None  # behind metrics.k8s.io (`kubectl top`, the HPA)
+        self._hollow_usage: dict[str, Any] | None = None  # hollow node name -> its runtime
         self.kubeconfig = options.data_dir / "kubeconfig.yaml"
         self.url = f"https://127.0.0.1:{options.https_port}"
 
@@ -169,16 +166,25 @@ class Server:
         opts = self.options
         opts.data_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(opts.data_dir, 0o700)
-        pki = ensure_pki(opts.data_dir / "tls")
+        reachable = [host_address()] + ([opts.bind_address] if opts.bind_address not in ("0.0.0.0", "::", "") else [])
+        pki = ensure_pki(opts.data_dir / "tls", extra_ips=reachable)  # agents verify the address they join
         token = admin_token(opts.data_dir)
         backend = open_backend(opts.datastore, opts.data_dir)
         self.registry = Registry(backend, default_catalogue(), Definitions.load())
         await self.registry.start()
-        await bootstrap(self.registry, opts.https_port, host_address())
+        advertised = host_address() if opts.bind_address in ("0.0.0.0", "::", "") else opts.bind_address
+        await bootstrap(
+            self.registry,
+            opts.https_port,
+            host_address(),
+            ca_pem=pki.ca_cert.read_text(),
+            server_url=f"https://{advertised}:{opts.https_port}",  # published in kube-public/cluster-info
+        )
         issuer = TokenIssuer(load_or_create_key(opts.data_dir / "tls" / "service-account.key"), self.registry)
         self.registry.token_issuer = issuer
         authenticator = Authenticator(
-            {token: UserInfo("system:admin", ("system:masters", "system:authenticated"))}, [issuer.verify]
+            {token: UserInfo("system:admin", ("system:masters", "system:authenticated"))},
+            [issuer.verify, BootstrapTokenAuthenticator(self.registry).verify],
         )
         self.api = APIServer(
             self.registry,
@@ -198,65 +204,63 @@ class Server:
                 controllers=opts.controllers,
                 scheduler=opts.scheduler,
                 ca_pem=pki.ca_cert.read_text(),
+                ca_key_pem=pki.ca_key.read_text(),  # the CSR signer issues node certificates with it
+                cluster_cidr=opts.cluster_cidr,
+                node_cidr_mask=opts.node_cidr_mask,
             )
         )
         await self.control_plane.start()
+        self.metrics_scraper = MetricsScraper(
+            self.registry, self.api.kubelets, resolution=opts.metric_resolution, local=self._hollow_resource_metrics
+        )
+        metricsapi.install(self.registry, self.metrics_scraper.storage)
+        await self.metrics_scraper.start()
         self.api.ready = True
         if not opts.disable_agent:
             await self._start_node(pki)
 
     async def _start_node(self, pki: ClusterPKI) -> None:
-        from kubelite.kubelet.local import LocalNode
-        from kubelite.runtime.oci.errors import RuntimeUnavailable
-
         assert self.registry is not None
         node_options = local_node_options(self.options, pki)
         identity = UserInfo(f"system:node:{node_options.node_name}", ("system:nodes", "system:authenticated"))
         client = Client(InProcessTransport(self.registry, identity, "kubelet", without_managed_fields=True))
-        try:
-            node = LocalNode(client, node_options)
-        except RuntimeUnavailable as exc:
-            print(f"kubelite: warning: running without a node agent: {exc}", file=sys.stderr, flush=True)
-            return
-        try:
-            await node.start()
-        except OSError as exc:
-            print(f"kubelite: warning: running without a node agent: {exc}", file=sys.stderr, flush=True)
-            with contextlib.suppress(Exception):
-                await node.stop()
-            return
-        self.node = node
-        await self._start_node_services(node_options.node_name)
+        self.node = await nodeparts.start_local_node(client, node_options)
+        if self.node is not None:
+            await self._start_node_services(self.node.pod_cidr)
 
-    async def _start_node_services(self, node_name: str) -> None:
-        """The real node's proxy, ServiceLB, DNS and ingress, once the node is registered (a failure
-        leaves the node running without them, with a warning)."""
+    async def _start_node_services(self, pod_cidr: str) -> None:
+        """The real node's proxy, routes, ServiceLB, DNS and ingress, once the node is registered (a
+        failure leaves the node running without them, with a warning)."""
         from kubelite.client.sharedinformers import SharedInformers
-        from kubelite.network.commands import CommandError
-        from kubelite.network.ingress.process import NginxError
-        from kubelite.network.nodeservices import NodeServices
 
         assert self.registry is not None
         identity = UserInfo("system:kube-proxy", ("system:node-proxier", "system:authenticated"))
         client = Client(InProcessTransport(self.registry, identity, "kubelite-node-services", without_managed_fields=True))
-        client.informers = SharedInformers(client)  # one watch per resource for all four
-        services = NodeServices(client, node_services_options(self.options, node_name))
-        try:
-            await services.start()
-        except (OSError, CommandError, NginxError) as exc:
-            print(f"kubelite: warning: running without service networking: {exc}", file=sys.stderr, flush=True)
-            return
-        self.node_services = services
+        client.informers = SharedInformers(client)  # one watch per resource for all of them
+        options = nodeparts.node_services_options(node_settings(self.options), pod_cidr)
+        self.node_services = await nodeparts.start_node_services(client, options)
+
+    async def _hollow_resource_metrics(self, node_name: str) -> str | None:
+        """The /metrics/resource text of an in-process hollow node (they serve no kubelet API)."""
+        from kubelite.kubelet.metrics import resource_metrics
+        from kubelite.runtime.hollow import HollowRuntime
+
+        if self._hollow_usage is None:
+            pool = self.control_plane.hollow_pool if self.control_plane is not None else None
+            if pool is None:
+                return None
+            self._hollow_usage = {agent.node_name: agent.runtime for agent in pool.agents if isinstance(agent.runtime, HollowRuntime)}
+        runtime = self._hollow_usage.get(node_name)
+        return None if runtime is None else resource_metrics(await runtime.resource_usage())
 
     async def stop(self) -> None:
         if self.api is not None:
             self.api.ready = False
-        if self.node_services is not None:
-            with contextlib.suppress(Exception):
-                await self.node_services.stop()  # the proxy's table and route go; DNS and nginx stop
-        if self.node is not None:
-            with contextlib.suppress(Exception):
-                await self.node.stop()  # containers keep running (`kubelite server --reset` removes them)
+        if self.metrics_scraper is not None:
+            await self.metrics_scraper.stop()
+        # the proxy's table and the routes go, DNS and nginx stop; containers keep running
+        # (`kubelite server --reset` removes them)
+        await nodeparts.stop_node(self.node, self.node_services)
         if self.control_plane is not None:
             await self.control_plane.stop()
         if self.registry is not None:
@@ -281,19 +285,8 @@ def process_age() -> float:
 
 async def reset_node(options: ServerOptions) -> int:
     """`kubelite server --reset`: remove every pod this data dir's node runs, the proxy's table and
-    route, its bridge and cgroups (the API is not needed, nor started)."""
-    from kubelite.kubelet.local import reset_local_node
-    from kubelite.network.nodeservices import reset_node_services
-    from kubelite.runtime.oci.errors import RuntimeUnavailable
-
-    await reset_node_services(options.proxy_table, options.bridge)
-    try:
-        await reset_local_node(local_node_options(options))
-    except RuntimeUnavailable as exc:
-        print(f"kubelite: nothing to reset: {exc}", file=sys.stderr)
-        return 1
-    print("kubelite node reset", flush=True)
-    return 0
+    route, the routes to other nodes, its bridge and cgroups (the API is not needed, nor started)."""
+    return await nodeparts.reset_node(node_settings(options))
 
 
 async def run_server(options: ServerOptions) -> int:

@@ -1,6 +1,8 @@
 """NodeAgent: one node's kubelet — registers the Node (and its pod CIDR with the runtime), keeps
 the Lease renewed and the node status current on one heartbeat task, and runs the node's pods
-through PodWorkers (its own, watching only this node's pods, or a pool's shared ones).
+through PodWorkers (its own, watching only this node's pods, or a pool's shared ones). It owns
+the node's event recorder (component "kubelet", host the node's name): "Starting kubelet." when
+it starts, an event per node condition that changes, and its pods' events (pods.py).
 
 Must not implement node, lease or pod logic itself: it only ties them together and times them.
 """
@@ -14,6 +16,9 @@ from collections.abc import Awaitable
 
 from kubelite.client.client import Client
 from kubelite.client.clock import Clock, RealClock
+from kubelite.client.eventcorrelator import EventCorrelator
+from kubelite.client.events import EventRecorder
+from kubelite.kubelet.events import COMPONENT, KubeletEvents
 from kubelite.kubelet.lease import NodeLease
 from kubelite.kubelet.node import NodeStatusManager
 from kubelite.kubelet.objects import KubeletObjects
@@ -38,15 +43,19 @@ class NodeAgent:
         pod_workers: PodWorkers | None = None,
         objects: KubeletObjects | None = None,
         volumes: VolumeManager | None = None,
+        event_correlator: EventCorrelator | None = None,
     ):
         """`pod_workers`: shared workers (already started) to run this node's pods on; without
         them the agent runs its own, watching pods with spec.nodeName=<node_name>. `objects` and
-        `volumes`: a real node's env resolution and volume manager (hollow nodes have neither)."""
+        `volumes`: a real node's env resolution and volume manager (hollow nodes have neither).
+        `event_correlator`: one shared by many agents (a pool's), bounding their caches together."""
         self.client = client
         self.node_name = node_name
         self.runtime = runtime
         self.options = options or KubeletOptions()
         self.clock = clock or RealClock()
+        self.recorder = EventRecorder(client, COMPONENT, host=node_name, clock=self.clock, correlator=event_correlator)
+        self.events = KubeletEvents(self.recorder, node_name)
         self.node = NodeStatusManager(client, node_name, runtime, self.options, self.clock)
         self.lease = NodeLease(
             client,
@@ -74,6 +83,7 @@ class NodeAgent:
             objects=objects,
             volumes=volumes,
             allocatable=self.runtime.node_capacity,
+            events=self.events,
         )
         self._heartbeat: asyncio.Task[None] | None = None
 
@@ -81,8 +91,10 @@ class NodeAgent:
         """Register the node, report it Ready, take the Lease, then start running its pods."""
         if self._heartbeat is not None:
             return
+        await self.recorder.start()
+        self.events.kubelet_starting()
         await self.node.register()
-        await self.node.sync_status()
+        await self._sync_node_status()
         await self.lease.renew(self.node.uid)
         if self._owns_workers:
             await self.pod_workers.start()
@@ -99,6 +111,14 @@ class NodeAgent:
         if self._owns_workers:
             await self.pod_workers.stop()
         await self.pods.probes.stop()
+        await self.recorder.stop()
+
+    async def _sync_node_status(self) -> None:
+        """Write the node's status; an event for each condition that changed since the Node as
+        last read or written."""
+        before = ((self.node.node or {}).get("status") or {}).get("conditions") or []
+        if await self.node.sync_status():
+            self.events.node_conditions_changed(before, ((self.node.node or {}).get("status") or {}).get("conditions") or [])
 
     async def _beat(self, started: float) -> None:
         """Renew the Lease and refresh node status, each on its own period from `started`."""
@@ -113,7 +133,7 @@ class NodeAgent:
                 await self._guarded("renewing the lease", self.lease.renew(self.node.uid))
             if now >= next_status:
                 next_status = now + self.options.status_update_frequency
-                await self._guarded("updating node status", self.node.sync_status())
+                await self._guarded("updating node status", self._sync_node_status())
 
     async def _guarded(self, what: str, step: Awaitable[object]) -> None:
         try:

@@ -1,5 +1,6 @@
 """The Node object of one kubelet: registration (create, or adopt the existing Node), its pod
-CIDR (kept when the Node has one, else chosen from the options and written to spec), and node
+CIDR (kept when the Node has one, else chosen from the options and written to spec, or — for a
+real node given none — awaited from the controller manager's node IPAM), and node
 status — capacity/allocatable and nodeInfo from the runtime, addresses, the four upstream
 conditions — computed every status_update_frequency and written when it changed or when
 status_report_frequency has passed (as upstream's kubelet with node leases).
@@ -62,6 +63,9 @@ class NodeStatusManager:
         self.node_ip = options.resolved_node_ip()
         self.node: Obj | None = None  # the Node as last read or written
         self.pod_cidr = ""
+        # a Node without spec.podCIDR: True waits for the controller manager's node IPAM to set
+        # one (a real node given no pod CIDR); False sets options.resolved_pod_cidr() itself
+        self.pod_cidr_from_ipam = False
         self._last_report = float("-inf")
 
     @property
@@ -77,19 +81,40 @@ class NodeStatusManager:
             if exc.code != 409:
                 raise
             self.node = await self.nodes.get(self.node_name)
-        spec = self.node.get("spec") or {}
-        self.pod_cidr = str(spec.get("podCIDR") or "")
-        if not self.pod_cidr:
+        self.pod_cidr = _pod_cidr(self.node)
+        if not self.pod_cidr and self.pod_cidr_from_ipam:
+            self.node = await self._await_pod_cidr()
+            self.pod_cidr = _pod_cidr(self.node)
+        elif not self.pod_cidr:
             cidr = self.options.resolved_pod_cidr()
-            self.node = await self.nodes.patch(
-                self.node_name, {"spec": {"podCIDR": cidr, "podCIDRs": [cidr]}}, field_manager=self.options.field_manager
-            )
-            self.pod_cidr = cidr
+            try:
+                self.node = await self.nodes.patch(
+                    self.node_name, {"spec": {"podCIDR": cidr, "podCIDRs": [cidr]}}, field_manager=self.options.field_manager
+                )
+            except StatusError as exc:
+                if exc.code != 422:
+                    raise
+                self.node = await self.nodes.get(self.node_name)  # node IPAM set another one first
+            self.pod_cidr = _pod_cidr(self.node) or cidr
         await self.runtime.update_pod_cidr(self.pod_cidr)
         return self.node
 
+    async def _await_pod_cidr(self, interval: float = 0.5, report_every: float = 30.0) -> Obj:
+        """The Node once node IPAM has given it a podCIDR (polled; logged while it waits)."""
+        started = self.clock.monotonic()
+        reported = started - report_every
+        while True:
+            node = await self.nodes.get(self.node_name)
+            if _pod_cidr(node):
+                return node
+            now = self.clock.monotonic()
+            if now - reported >= report_every:
+                reported = now
+                log.warning("%s: waiting for the controller manager to allocate a podCIDR (%.0fs)", self.node_name, now - started)
+            await self.clock.sleep(interval)
+
     def _new_node(self) -> Obj:
-        cidr = self.options.pod_cidr
+        cidr = self.options.pod_cidr or ("" if self.pod_cidr_from_ipam else self.options.resolved_pod_cidr())
         spec: Obj = {}
         if cidr:
             spec = {"podCIDR": cidr, "podCIDRs": [cidr]}
@@ -177,6 +202,10 @@ class NodeStatusManager:
 
     def host_ip(self) -> str:
         return self.node_ip
+
+
+def _pod_cidr(node: Obj) -> str:
+    return str((node.get("spec") or {}).get("podCIDR") or "")
 
 
 def _without_heartbeats(status: Obj) -> Obj:

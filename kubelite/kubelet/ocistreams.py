@@ -71,7 +71,7 @@ class OciStreams:
             raise StreamError(f"unable to upgrade connection: {exc.message}", 500) from None
         env = {"PATH": os.environ.get("PATH") or DEFAULT_PATH}
         if tty:
-            return await run_in_pty(argv, env, None, stdin, stdout, resize)
+            return await run_in_pty(argv, env, None, stdin, stdout, resize, raw=True)  # runc makes the container's terminal
         code = await run_with_pipes(argv, env, None, stdin, stdout, stderr)
         return code
 

@@ -9,6 +9,13 @@ Given the API objects (KubeletObjects) it resolves each container's env before s
 volumes first and tears them down with the pod. Image pulls that fail back off (ErrImagePull,
 then ImagePullBackOff, 10 s doubling to 5 min); probes (probes.py) gate readiness and restart
 containers that fail liveness; postStart runs after a start, preStop before a graceful stop.
+Each step records upstream's kubelet events (events.py): Pulling/Pulled, Created, Started,
+Failed, BackOff, Killing, Unhealthy, FailedMount, FailedPostStartHook, FailedPreStopHook.
+
+A graceful stop in progress is cut short when the pod's deletionGracePeriodSeconds drops (a
+second delete with a shorter grace period, the garbage collector): `observe` (called by the
+informer's handler) signals it, and the stop restarts with the new, shorter grace, as upstream's
+pod workers do with killPodOptions.
 
 Its only state is which runtime pod (uid) holds each key, the last status it wrote, back-off
 timers and probe results: all are rebuilt from `Runtime.list_pods()`, the informer and fresh
@@ -20,6 +27,7 @@ Must not watch anything or run workers (PodWorkers does), nor touch the Node or 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 from collections.abc import Callable
@@ -30,9 +38,11 @@ from kubelite.client.cache import object_key, split_key
 from kubelite.client.client import Client
 from kubelite.client.clock import Clock
 from kubelite.kubelet.envresolve import EnvError, build_env, expand_command
+from kubelite.kubelet.events import KubeletEvents, go_duration
 from kubelite.kubelet.handlers import ExecRuntime, run_action
+from kubelite.kubelet.images import image_index, image_size, pull_plan
 from kubelite.kubelet.objects import KubeletObjects
-from kubelite.kubelet.podstatus import TERMINAL_PHASES, build_pod_status, should_restart
+from kubelite.kubelet.podstatus import TERMINAL_PHASES, build_pod_status, same_status, should_restart
 from kubelite.kubelet.probes import ProbeManager
 from kubelite.kubelet.timestamps import rfc3339
 from kubelite.kubelet.volumes import VolumeError, VolumeManager, needs_refresh
@@ -67,6 +77,26 @@ def restart_delay(restart_count: int) -> float:
     return min(BACKOFF_INITIAL * 2 ** (restart_count - 1), BACKOFF_MAX)
 
 
+def termination_grace(pod: Obj) -> int:
+    """The grace period a deleting pod's containers get: metadata.deletionGracePeriodSeconds, else
+    spec.terminationGracePeriodSeconds (30 s by default)."""
+    grace = pod["metadata"].get("deletionGracePeriodSeconds")
+    if grace is None:
+        grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds", DEFAULT_GRACE)
+    return int(grace)
+
+
+class _Stopping:
+    """A graceful stop in progress; `shortened` is set when its grace period dropped."""
+
+    __slots__ = ("uid", "grace", "shortened")
+
+    def __init__(self, uid: str, grace: int):
+        self.uid = uid
+        self.grace = grace
+        self.shortened = asyncio.Event()
+
+
 def _rfc(seconds: float | None) -> str:
     return rfc3339(seconds or 0.0)
 
@@ -92,10 +122,12 @@ class PodSyncer:
         objects: KubeletObjects | None = None,
         volumes: VolumeManager | None = None,
         allocatable: Callable[[], dict[str, str]] = dict,
+        events: KubeletEvents | None = None,
     ):
         """`objects`: resolve env from ConfigMaps/Secrets/services/the downward API (without it
         containers get their spec's env unchanged, as hollow nodes do). `volumes`: set up the
-        pods' volumes before their containers."""
+        pods' volumes before their containers. `events`: where the kubelet's events go (none
+        recorded without it)."""
         self.pods = client.resource("", "v1", "pods")
         self.node_name = node_name
         self.runtime = runtime
@@ -109,12 +141,17 @@ class PodSyncer:
         self.objects = objects
         self.volumes = volumes
         self.allocatable = allocatable
+        self.events = events or KubeletEvents(None, node_name)
+        self.images = image_index(runtime)
         self.notify: Callable[[str], None] = lambda uid: None  # PodWorkers routes this to its queue
         exec_runtime = runtime if isinstance(runtime, ExecRuntime) else None
         self.exec_runtime = exec_runtime
-        self.probes = ProbeManager(exec_runtime, clock, on_change=lambda uid: self.notify(uid), on_kill=self._kill_container)
+        self.probes = ProbeManager(
+            exec_runtime, clock, on_change=lambda uid: self.notify(uid), on_kill=self._kill_container, on_failure=self.events.unhealthy
+        )
         self._pull_backoff: dict[tuple[str, str], tuple[float, float, str]] = {}  # (uid, name) -> until, delay, message
         self._previous: dict[tuple[str, str], ContainerStatus] = {}  # (uid, name) -> the attempt a restart replaced
+        self._stopping: dict[str, _Stopping] = {}  # key -> the graceful stop in progress
 
     async def recover(self) -> list[str]:
         """Adopt what the runtime already runs; returns the keys to sync."""
@@ -185,6 +222,7 @@ class PodSyncer:
                 await self.volumes.set_up(pod, pod_ip)
             except VolumeError as exc:
                 log.warning("%s: pod %s: %s", self.node_name, key, exc.message)
+                self.events.mount_failed(pod, exc.message)
                 await self._write_status(key, pod, await self.runtime.pod_status(uid), {})
                 return CONFIG_RETRY
         waiting, requeue = await self._start_containers(pod, uid, pod_ip)
@@ -227,9 +265,10 @@ class PodSyncer:
             meta = pod["metadata"]
             waiting[container["name"]] = (
                 "CrashLoopBackOff",
-                f"back-off {int(delay)}s restarting failed container={container['name']} "
+                f"back-off {go_duration(delay)} restarting failed container={container['name']} "
                 f"pod={meta['name']}_{meta.get('namespace', '')}({uid})",
             )
+            self.events.crash_back_off(pod, str(container["name"]))
             requeue = remaining if requeue is None else min(requeue, remaining)
             return True
 
@@ -268,34 +307,56 @@ class PodSyncer:
         could not start (its waiting reason recorded), else None."""
         uid = str(pod["metadata"]["uid"])
         name = str(container["name"])
+        image = str(container.get("image") or "")
         now = self.clock.time()
         backoff = self._pull_backoff.get((uid, name))
         if backoff is not None and now < backoff[0]:
-            waiting[name] = ("ImagePullBackOff", f'Back-off pulling image "{container.get("image", "")}": ErrImagePull: {backoff[2]}')
+            waiting[name] = ("ImagePullBackOff", f'Back-off pulling image "{image}": ErrImagePull: {backoff[2]}')
+            self.events.pull_back_off(pod, name, image)
             return backoff[0] - now
+        plan = pull_plan(self.images, container)
+        if plan == "present":  # upstream settles the image before the container's config
+            self.events.already_present(pod, name, image)
         resolved = container
         if self.objects is not None:
             try:
                 env = await build_env(pod, container, self.objects, host_ip=self.host_ip(), pod_ip=pod_ip, allocatable=self.allocatable())
             except EnvError as exc:
                 waiting[name] = ("CreateContainerConfigError", exc.message)
+                self.events.failed(pod, name, exc.message)
                 return CONFIG_RETRY
             resolved = expand_command(container, env)
+        if plan == "pull":
+            self.events.pulling(pod, name, image)
+        started = self.clock.monotonic()
         try:
             status = await self.runtime.start_container(pod, resolved)
         except ContainerStartError as exc:
             waiting[name] = (exc.reason, exc.message)
+            if exc.reason in ("ErrImagePull", "ErrImageNeverPull", "InvalidImageName"):
+                self.events.image_failed(pod, name, image, exc.reason, exc.message)
+            else:
+                size = image_size(self.images, image) if plan == "pull" else 0
+                if size:  # pulled, then the container could not be made
+                    self.events.pulled(pod, name, image, self.clock.monotonic() - started, size)
+                self.events.failed(pod, name, exc.message)
             if exc.reason == "ErrImagePull":
                 delay = BACKOFF_INITIAL if backoff is None else min(backoff[1] * 2, BACKOFF_MAX)
                 self._pull_backoff[(uid, name)] = (now + delay, delay, exc.message)
                 return delay
             return CONFIG_RETRY
+        if plan == "pull":  # the runtime's start includes the pull: the time is an upper bound
+            self.events.pulled(pod, name, image, self.clock.monotonic() - started, image_size(self.images, image))
+        self.events.created(pod, name)
+        self.events.started(pod, name)
         self._pull_backoff.pop((uid, name), None)
         hook = ((container.get("lifecycle") or {}).get("postStart")) or None
         if hook and status.state == "running":
             ok, message = await run_action(self.exec_runtime, uid, pod_ip, resolved, hook, float(DEFAULT_GRACE))
             if not ok:
                 log.warning("%s: PostStartHook of %s in %s failed: %s", self.node_name, name, pod["metadata"].get("name"), message)
+                self.events.post_start_failed(pod, name)
+                self.events.killing(pod, name, "FailedPostStartHook")
                 await self._stop_one(pod, name, 0)
         return None
 
@@ -309,6 +370,7 @@ class PodSyncer:
         """A probe asked for a restart: stop the container with its grace period (the restart
         policy then starts it again)."""
         log.info("%s: %s", self.node_name, message)
+        self.events.killing(pod, name, message)
         spec = pod.get("spec") or {}
         container: Obj = next((c for c in spec.get("containers") or [] if c.get("name") == name), {})
         probe = container.get("livenessProbe") or container.get("startupProbe") or {}
@@ -317,17 +379,33 @@ class PodSyncer:
             grace = spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE)
         await self._stop_one(pod, name, float(grace))
 
+    def observe(self, pod: Obj) -> None:
+        """The informer saw `pod` change (never blocks): a stop in progress whose grace period
+        the pod's deletionGracePeriodSeconds now undercuts is cut short."""
+        stopping = self._stopping.get(object_key(pod))
+        if stopping is None or str(pod["metadata"].get("uid")) != stopping.uid:
+            return
+        grace = pod["metadata"].get("deletionGracePeriodSeconds")
+        if grace is not None and int(grace) < stopping.grace:
+            stopping.grace = int(grace)
+            stopping.shortened.set()
+
     async def _terminate(self, key: str, pod: Obj) -> None:
         uid = str(pod["metadata"]["uid"])
         runtime_pod = await self.runtime.pod_status(uid)
         if runtime_pod is not None:
-            grace = pod["metadata"].get("deletionGracePeriodSeconds")
-            if grace is None:
-                grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds", DEFAULT_GRACE)
+            pod = self._latest(key, pod)  # a later delete may have shortened the grace period meanwhile
             self.probes.remove_pod(uid)
-            grace = await self._pre_stop(pod, runtime_pod, int(grace))
-            await self.runtime.stop_pod(pod, int(grace))
-            await self._write_status(key, pod, await self.runtime.pod_status(uid), {})
+            for status in runtime_pod.containers:
+                if status.state == "running":
+                    self.events.killing(pod, status.name)
+            stopping = self._stopping[key] = _Stopping(uid, termination_grace(pod))
+            try:
+                await self._stop_gracefully(pod, runtime_pod, stopping)
+            finally:
+                if self._stopping.get(key) is stopping:
+                    del self._stopping[key]
+            await self._write_status(key, self._latest(key, pod), await self.runtime.pod_status(uid), {})
         namespace, name = split_key(key)
         try:
             await self.pods.namespace(namespace).delete(name, grace_period_seconds=0, uid=uid)
@@ -335,6 +413,47 @@ class PodSyncer:
             if exc.code not in (404, 409):
                 raise
         self._written.pop(key, None)
+
+    def _latest(self, key: str, pod: Obj) -> Obj:
+        """The newest version of the same (deleting) pod we know of."""
+        latest = self._current(key)
+        if latest is not None and latest["metadata"].get("uid") == pod["metadata"].get("uid") and latest["metadata"].get("deletionTimestamp"):
+            return latest
+        return pod
+
+    async def _stop_gracefully(self, pod: Obj, runtime_pod: PodStatus, stopping: _Stopping) -> None:
+        """preStop hooks, then the runtime's stop with the grace left; restarted with the new
+        grace (hooks not run again) each time `observe` shortens it."""
+
+        async def first_stop() -> None:
+            grace = await self._pre_stop(pod, runtime_pod, stopping.grace)
+            await self.runtime.stop_pod(pod, grace)
+
+        stop: asyncio.Future[None] = asyncio.ensure_future(first_stop())
+        try:
+            while True:
+                shortened = asyncio.ensure_future(stopping.shortened.wait())
+                try:
+                    await asyncio.wait((stop, shortened), return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    shortened.cancel()
+                if stop.done():
+                    stop.result()
+                    return
+                stopping.shortened.clear()
+                log.info("%s: pod %s: grace period shortened to %ss", self.node_name, pod["metadata"].get("name"), stopping.grace)
+                stop.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await stop
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():  # we were cancelled meanwhile
+                    raise asyncio.CancelledError
+                stop = asyncio.ensure_future(self.runtime.stop_pod(pod, stopping.grace))
+        finally:
+            if not stop.done():
+                stop.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await stop
 
     async def _pre_stop(self, pod: Obj, runtime_pod: PodStatus, grace: int) -> int:
         """Run the running containers' preStop hooks (at once, within the grace period); the
@@ -344,11 +463,18 @@ class PodSyncer:
         uid = str(pod["metadata"]["uid"])
         spec = pod.get("spec") or {}
         hooks = []
+
+        async def hook_of(container: Obj, hook: Obj) -> None:
+            ok, message = await run_action(self.exec_runtime, uid, runtime_pod.sandbox.ip or self.host_ip(), container, hook, float(grace))
+            if not ok:
+                log.warning("%s: PreStopHook of %s in %s failed: %s", self.node_name, container["name"], pod["metadata"].get("name"), message)
+                self.events.pre_stop_failed(pod, str(container["name"]))
+
         for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
             hook = (container.get("lifecycle") or {}).get("preStop")
             status = runtime_pod.container(str(container["name"]))
             if hook and status is not None and status.state == "running":
-                hooks.append(run_action(self.exec_runtime, uid, runtime_pod.sandbox.ip or self.host_ip(), container, hook, float(grace)))
+                hooks.append(hook_of(container, hook))
         if not hooks:
             return grace
         started = self.clock.monotonic()
@@ -374,7 +500,7 @@ class PodSyncer:
             probe_state=self._probe_state(pod),
             previous={name: st for (owner, name), st in self._previous.items() if owner == str(pod["metadata"]["uid"])},
         )
-        if status == pod.get("status"):
+        if same_status(status, pod.get("status")):
             return
         updated = copy.copy(pod)
         updated["status"] = status

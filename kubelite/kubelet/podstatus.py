@@ -256,6 +256,22 @@ def build_pod_status(
     return status
 
 
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value]
+    return value
+
+
+def same_status(computed: Obj, stored: Obj | None) -> bool:
+    """Whether a computed status is what the API already holds: the server drops null fields
+    (e.g. a condition's `lastProbeTime: null`), so they do not count as a difference."""
+    if computed == stored:
+        return True
+    return stored is not None and _without_nulls(computed) == _without_nulls(stored)
+
+
 def _gated_ready(spec: Obj, old_conditions: dict[str, Obj], now: str) -> Obj:
     missing = []
     for gate in spec.get("readinessGates") or []:

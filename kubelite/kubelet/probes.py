@@ -3,7 +3,9 @@ upstream's probe workers — wait initialDelaySeconds after the container starte
 periodSeconds with timeoutSeconds, flip the result after successThreshold / failureThreshold
 consecutive outcomes; liveness and readiness wait until the startup probe succeeded. A changed
 result is announced (the pod is synced again); a liveness or startup failure calls `on_kill`,
-after which the worker ends (the restarted container gets new workers).
+after which the worker ends (the restarted container gets new workers). Every failed probe is
+reported to `on_failure` (the kubelet's Unhealthy event, as upstream's prober records one per
+failure, not only at the threshold).
 
 Must not write the API or stop containers itself: it reports, pods.py acts.
 """
@@ -27,6 +29,7 @@ Obj = dict[str, Any]
 KINDS = ("startupProbe", "livenessProbe", "readinessProbe")
 WorkerKey = tuple[str, str, str, str]  # (pod uid, container name, container id, probe kind)
 KillCallback = Callable[[Obj, str, str], Awaitable[None]]  # (pod, container name, message)
+FailureCallback = Callable[[Obj, str, str, str], None]  # (pod, container name, Liveness/Readiness/Startup, output)
 
 _LABEL = {"startupProbe": "Startup", "livenessProbe": "Liveness", "readinessProbe": "Readiness"}
 
@@ -55,11 +58,13 @@ class ProbeManager:
         *,
         on_change: Callable[[str], None],
         on_kill: KillCallback,
+        on_failure: FailureCallback | None = None,
     ):
         self.runtime = runtime
         self.clock = clock
         self.on_change = on_change
         self.on_kill = on_kill
+        self.on_failure = on_failure
         self._workers: dict[WorkerKey, asyncio.Task[None]] = {}
         self._results: dict[WorkerKey, _Result] = {}
 
@@ -140,6 +145,8 @@ class ProbeManager:
                 else:
                     successes, failures = 0, failures + 1
                     log.info("%s probe failed for %s/%s: %s", _LABEL[kind], pod["metadata"].get("name"), name, message)
+                    if self.on_failure is not None:
+                        self.on_failure(pod, name, _LABEL[kind], message)
                 previous = self._results.get(key)
                 if ok and successes >= success_threshold and (previous is None or not previous.ok):
                     self._set(key, _Result(True))

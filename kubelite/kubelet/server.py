@@ -3,7 +3,8 @@ GET /containerLogs/{namespace}/{pod}/{container}, /exec/{namespace}/{pod}/{conta
 /attach/... as WebSocket `v5.channel.k8s.io` (or v4), /portForward/{namespace}/{pod}?port=N as
 upstream's WebSocket port-forward (`v4.channel.k8s.io`: data channel 2i and error channel 2i+1 per
 port, each starting with the port as two little-endian bytes; we also honour a v5-style
-`255 <channel>` message as "the client will send no more" on a data channel), and /healthz.
+`255 <channel>` message as "the client will send no more" on a data channel), /healthz, and the
+Prometheus documents /metrics/resource and /metrics (kubelet/metrics.py writes them).
 Every request must carry a client certificate from the cluster CA (or a bearer token the
 configured verifier accepts) of an allowed user or group: 401 without, 403 for others.
 
@@ -22,13 +23,16 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import WSMsgType, web
 
 from kubelite.api import remotecommand as rc
+from kubelite.api.prometheus import CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE
+from kubelite.kubelet import metrics
 from kubelite.kubelet.crilogs import LogOptions
 from kubelite.kubelet.streams import ContainerStreams, PodLookup, StreamError, find_container
+from kubelite.runtime.base import PodStatus, ResourceUsage
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +97,10 @@ def _text(status: int, message: str) -> web.Response:
     return web.Response(status=status, text=message + "\n")
 
 
+def _prometheus(text: str) -> web.Response:
+    return web.Response(body=text.encode(), headers={"Content-Type": PROMETHEUS_CONTENT_TYPE})
+
+
 def _flag(request: web.Request, name: str) -> bool:
     return rc.parse_bool(request.query.get(name))
 
@@ -124,6 +132,14 @@ async def _drain_queue(queue: asyncio.Queue[Any]) -> AsyncIterator[Any]:
         yield item
 
 
+class MetricsSource(Protocol):
+    """What /metrics and /metrics/resource read: a runtime that lists its pods and measures usage."""
+
+    async def list_pods(self) -> list[PodStatus]: ...
+
+    async def resource_usage(self) -> ResourceUsage: ...
+
+
 class KubeletServer:
     def __init__(
         self,
@@ -132,18 +148,26 @@ class KubeletServer:
         *,
         auth: KubeletAuth | None = None,
         wall_clock: Callable[[], float] = time.time,
+        metrics_source: MetricsSource | None = None,
+        node_name: str = "",
     ):
-        """`lookup("namespace/name")`: the pod as this kubelet knows it (its informer cache)."""
+        """`lookup("namespace/name")`: the pod as this kubelet knows it (its informer cache).
+        `metrics_source` (may also be set later): without it /metrics/resource reports
+        resource_scrape_error 1."""
         self.streams = streams
         self.lookup = lookup
         self.auth = auth or KubeletAuth()
         self.wall_clock = wall_clock
+        self.metrics_source = metrics_source
+        self.node_name = node_name
         self._runner: web.AppRunner | None = None
         self.port = 0
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._authenticate])
         app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/metrics/resource", self._resource_metrics)
         app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self._logs)
         for method in ("GET", "POST"):
             app.router.add_route(method, "/exec/{namespace}/{pod}/{container}", self._exec)
@@ -175,7 +199,8 @@ class KubeletServer:
             return _text(401, "Unauthorized")
         if not self.auth.allows(identity):
             verb = "get" if request.method == "GET" else "create"
-            return _text(403, f"Forbidden (user={identity[0]}, verb={verb}, resource=nodes, subresource=proxy)")
+            subresource = "metrics" if request.path.startswith("/metrics") else "proxy"
+            return _text(403, f"Forbidden (user={identity[0]}, verb={verb}, resource=nodes, subresource={subresource})")
         try:
             response: web.StreamResponse = await handler(request)
             return response
@@ -184,6 +209,19 @@ class KubeletServer:
 
     async def _healthz(self, request: web.Request) -> web.StreamResponse:
         return web.Response(text="ok")
+
+    async def _resource_metrics(self, request: web.Request) -> web.StreamResponse:
+        usage: ResourceUsage | None = None
+        if self.metrics_source is not None:
+            try:
+                usage = await self.metrics_source.resource_usage()
+            except Exception:
+                log.exception("reading resource usage failed")
+        return _prometheus(metrics.resource_metrics(usage))
+
+    async def _metrics(self, request: web.Request) -> web.StreamResponse:
+        pods = await self.metrics_source.list_pods() if self.metrics_source is not None else []
+        return _prometheus(metrics.kubelet_metrics(self.node_name, pods))
 
     def _pod(self, request: web.Request, container: str | None = None) -> Obj:
         namespace, name = request.match_info["namespace"], request.match_info["pod"]

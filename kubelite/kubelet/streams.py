@@ -23,6 +23,7 @@ import stat
 import struct
 import termios
 import threading
+import tty
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -409,8 +410,15 @@ async def run_in_pty(
     stdin: AsyncIterator[bytes] | None,
     stdout: Writer | None,
     resize: AsyncIterator[TerminalSize] | None,
+    *,
+    raw: bool = False,
 ) -> int:
+    """Run argv on a new pseudo-terminal. `raw`: the program makes its own terminal (`runc exec
+    --tty` does), so this one must pass bytes through unchanged — no echo, no line editing, no
+    newline translation — even for input that arrives before the program set it up."""
     master, slave = pty.openpty()
+    if raw:
+        tty.setraw(slave)
     try:
         process = await asyncio.create_subprocess_exec(
             *argv,

@@ -189,13 +189,18 @@ class VolumeManager:
                 await asyncio.to_thread(write_payload, self.volume_dir(uid, kind, name), payload)
 
     async def _claim_path(self, pod: Obj, name: str, claim_name: str) -> None:
+        if (str(pod["metadata"]["uid"]), name) in self._claims:
+            return  # set up already: a running pod keeps its volume (even once the claim is deleted)
         namespace = str(pod["metadata"].get("namespace") or "")
         claim = await self.objects.claim(namespace, claim_name)
+        where = f"error processing PVC {namespace}/{claim_name}"  # upstream's desired-state populator
         if claim is None:
-            raise ValueError(f'persistentvolumeclaim "{claim_name}" not found')
+            raise ValueError(f'{where}: failed to fetch PVC from API server: persistentvolumeclaims "{claim_name}" not found')
+        if (claim.get("metadata") or {}).get("deletionTimestamp"):
+            raise ValueError(f"{where}: PVC is being deleted")
         volume_name = str((claim.get("spec") or {}).get("volumeName") or "")
-        if not volume_name or (claim.get("status") or {}).get("phase") not in (None, "Bound"):
-            raise ValueError(f"PVC {namespace}/{claim_name} has not been bound")
+        if not volume_name or (claim.get("status") or {}).get("phase") != "Bound":
+            raise ValueError(f"{where}: PVC is not bound")
         pv = await self.objects.volume(volume_name)
         if pv is None:
             raise ValueError(f'persistentvolume "{volume_name}" not found')

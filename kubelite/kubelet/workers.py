@@ -1,6 +1,7 @@
 """Pod workers shared by any number of nodes in one process: one pod informer (all pods bound to
 a node, or one node's pods), one work queue of (node, pod key) and a few worker tasks, each
-running the owning node's PodSyncer. Informer events and runtime events only enqueue; a failed
+running the owning node's PodSyncer. Informer events and runtime events only enqueue (and let
+the syncer see a pod's shortened grace period while it stops it, as upstream's UpdatePod); a failed
 sync is retried with rate-limited backoff; a sync that asks for it is requeued after a delay.
 
 Must not decide anything about a pod itself (PodSyncer does).
@@ -91,8 +92,10 @@ class PodWorkers:
 
     # ------------------------------------------------------------------ events (enqueue only)
     def _on_pod(self, pod: Obj) -> None:
-        node = (pod.get("spec") or {}).get("nodeName")
-        if node in self.syncers:
+        node = str((pod.get("spec") or {}).get("nodeName") or "")
+        syncer = self.syncers.get(node)
+        if syncer is not None:
+            syncer.observe(pod)  # a shortened grace period cuts a running stop short at once
             self.queue.add((node, object_key(pod)))
 
     def _on_runtime_event(self, node: str, uid: str) -> None:

@@ -6,8 +6,11 @@ Must not build command lines for anyone (the callers know their tools) nor retry
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+
+from kubelite.runtime import commands
+
+COMMAND_TIMEOUT = 60.0  # an nft swap of a large table takes about a second
 
 
 class CommandError(Exception):
@@ -22,23 +25,12 @@ Runner = Callable[[Sequence[str], bytes | None], Awaitable[str]]
 
 
 async def run_command(argv: Sequence[str], stdin: bytes | None = None) -> str:
-    """Run argv to completion; its stdout, or CommandError (code 127 when the tool is missing)."""
+    """Run argv to completion (cheaply: kubelite.runtime.commands); its stdout, or CommandError
+    (code 127 when the tool is missing)."""
     try:
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        done = await commands.run(argv, stdin=stdin, timeout=COMMAND_TIMEOUT)
     except FileNotFoundError:
         raise CommandError(argv, 127, f"{argv[0]}: not found") from None
-    try:
-        out, err = await process.communicate(stdin)
-    except asyncio.CancelledError:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        raise
-    if process.returncode != 0:
-        raise CommandError(argv, process.returncode or 1, err.decode(errors="replace"))
-    return out.decode(errors="replace")
+    if done.returncode != 0:
+        raise CommandError(argv, done.returncode, done.stderr.decode(errors="replace"))
+    return done.stdout.decode(errors="replace")

@@ -1,6 +1,7 @@
-"""The Service networking a real node runs next to its kubelet: the service proxy, the ServiceLB
-status writer, cluster DNS on the pod bridge's address (plus the kube-dns Service and its
-EndpointSlice pointing there) and the ingress controller with its default IngressClass.
+"""The Service networking a real node runs next to its kubelet: the service proxy, the routes to
+the other nodes' pods, and — on the server's node only (cluster_addons) — the ServiceLB status
+writer, cluster DNS on the pod bridge's address (plus the kube-dns Service and its EndpointSlice
+pointing there) and the ingress controller with its default IngressClass.
 
 `start()` first makes sure the pod bridge exists with its gateway address (the first address of
 the pod CIDR), exactly as the CNI bridge plugin (isGateway) would make it, so the DNS server can
@@ -29,6 +30,7 @@ from kubelite.network.dns.component import ClusterDNS, DNSOptions
 from kubelite.network.dns.service import ensure_kube_dns
 from kubelite.network.ingress.classes import ensure_default_ingress_class
 from kubelite.network.ingress.controller import IngressController, IngressOptions
+from kubelite.network.noderoutes import NodeRoutes, NodeRoutesOptions, remove_node_routes
 from kubelite.network.proxy import ProxyOptions, ServiceProxy
 from kubelite.network.routes import ServiceRoute
 from kubelite.network.rules import delete_script
@@ -59,6 +61,8 @@ class NodeServicesOptions:
     dns_port: int = 53
     ingress_http_port: int = 80  # 0: no ingress controller
     ingress_https_port: int = 443  # 0: no HTTPS listener
+    cluster_addons: bool = True  # False (an agent's node): no ServiceLB, DNS or ingress; the server's node runs them
+    cluster_pod_cidr: str = ""  # every node's pods (node IPAM's range); "" = derived from pod_cidr
 
     @property
     def bridge_ip(self) -> str:
@@ -66,10 +70,22 @@ class NodeServicesOptions:
 
     def cluster_cidr(self) -> str:
         """The pods' range as the proxy sees it: the cluster's /16 when this node's CIDR is in it,
-        else this node's own CIDR (test nodes)."""
+        else this node's own CIDR (test nodes); cluster_pod_cidr when given."""
+        if self.cluster_pod_cidr:
+            return self.cluster_pod_cidr
         pods = ipaddress.ip_network(self.pod_cidr, strict=False)
         inside = isinstance(pods, ipaddress.IPv4Network) and pods.subnet_of(ipaddress.IPv4Network(CLUSTER_CIDR))
         return CLUSTER_CIDR if inside else str(pods)
+
+
+def node_routes_state(data_dir: Path) -> Path:
+    """Where the node writes down the routes to other nodes it added (noderoutes.py)."""
+    return data_dir / "network" / "node-routes"
+
+
+def routes_table(proxy_table: str) -> str:
+    """The nftables table keeping pod sources towards other nodes (next to the proxy's)."""
+    return f"{proxy_table}_routes"
 
 
 def bridge_gateway(pod_cidr: str) -> str:
@@ -105,10 +121,12 @@ async def _addresses(device: str, runner: Runner) -> set[str]:
 
 
 async def reset_node_services(
-    table: str, bridge: str, service_cidr: str = SERVICE_CIDR, runner: Runner = run_command
+    table: str, bridge: str, service_cidr: str = SERVICE_CIDR, runner: Runner = run_command, *, data_dir: Path | None = None
 ) -> None:
-    """Remove a proxy's table and its service CIDR route via `bridge` (what `stop()` would have
-    removed, had the proxy stopped cleanly)."""
+    """Remove a proxy's table and its service CIDR route via `bridge`, and (given the node's
+    data dir) its routes to other nodes: what `stop()` would have removed, had it run."""
+    if data_dir is not None:
+        await remove_node_routes(node_routes_state(data_dir), runner=runner, nft_table=routes_table(table))
     with contextlib.suppress(CommandError):
         await runner(["nft", "-f", "-"], delete_script(table).encode())
     route = ServiceRoute(service_cidr, bridge, runner)
@@ -135,12 +153,22 @@ class NodeServices:
             ),
             clock=self.clock,
         )
-        self.service_lb = ServiceLBController(client, clock=self.clock)
-        self.dns = ClusterDNS(
-            client, DNSOptions(host=options.bridge_ip, port=options.dns_port, dns_ip=options.dns_ip), clock=self.clock
+        self.routes = NodeRoutes(
+            client,
+            NodeRoutesOptions(
+                options.node_name, node_routes_state(options.data_dir), pod_cidr=options.pod_cidr, nft_table=routes_table(options.proxy_table)
+            ),
+            clock=self.clock,
         )
+        self.service_lb: ServiceLBController | None = None
+        self.dns: ClusterDNS | None = None
+        if options.cluster_addons:
+            self.service_lb = ServiceLBController(client, clock=self.clock)
+            self.dns = ClusterDNS(
+                client, DNSOptions(host=options.bridge_ip, port=options.dns_port, dns_ip=options.dns_ip), clock=self.clock
+            )
         self.ingress: IngressController | None = None
-        if options.ingress_http_port:
+        if options.ingress_http_port and options.cluster_addons:
             self.ingress = IngressController(
                 client,
                 IngressOptions(
@@ -160,11 +188,14 @@ class NodeServices:
         try:
             await ensure_bridge(opts.bridge, opts.pod_cidr)
             await self._start(self.proxy)
-            await self._start(self.service_lb)
-            await self._start(self.dns)
-            await ensure_kube_dns(
-                self.client, cluster_ip=opts.dns_ip, addresses=[opts.bridge_ip], port=self.dns.port, node_name=opts.node_name
-            )
+            await self._start(self.routes)
+            if self.service_lb is not None:
+                await self._start(self.service_lb)
+            if self.dns is not None:
+                await self._start(self.dns)
+                await ensure_kube_dns(
+                    self.client, cluster_ip=opts.dns_ip, addresses=[opts.bridge_ip], port=self.dns.port, node_name=opts.node_name
+                )
             if self.ingress is not None:
                 await ensure_default_ingress_class(self.client)
                 await self._start(self.ingress)

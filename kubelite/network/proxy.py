@@ -1,6 +1,9 @@
 """The service proxy component (kube-proxy's job, nftables mode): informers on Services,
-EndpointSlices and this node's Node; any change marks the state dirty, and one sync loop renders
-the whole ruleset (rules.py) and applies it with a single `nft -f` transaction. Syncs are at
+EndpointSlices and this node's Node — and, for NetworkPolicy enforcement in the same table, on
+NetworkPolicies, Pods and Namespaces; any change marks the state dirty, and one sync loop renders
+the whole ruleset (rules.py, with policyrules.py's section) and applies it with a single `nft -f`
+transaction. Pod and Namespace changes only count when some NetworkPolicy exists and the change
+touches what a policy can see (labels, addresses, node, phase). Syncs are at
 least `min_sync_interval` apart (and at least as far apart as the last sync took), so a burst of
 changes coalesces into one sync; a ruleset equal to the one applied is not applied again, except
 every `resync_period` (which also re-checks the host settings). A failed apply is retried after
@@ -29,11 +32,15 @@ from kubelite.client.informer import Informer
 from kubelite.network import conntrack
 from kubelite.network.commands import CommandError, Runner, run_command
 from kubelite.network.endpoints import SERVICE_NAME_LABEL
+from kubelite.network.policy import compute as compute_policies
+from kubelite.network.policy import namespace_labels, pod_fingerprint, pod_ipv4s
+from kubelite.network.policyrules import render_policy
 from kubelite.network.routes import ServiceRoute
 from kubelite.network.rules import (
     RulesConfig,
     Ruleset,
     ServiceRules,
+    TableSection,
     delete_script,
     render,
     render_service,
@@ -83,6 +90,7 @@ class ProxyOptions:
     resync_period: float = 60.0
     retry_delay: float = 1.0
     manage_host: bool = True  # set sysctls and the service CIDR route (and undo them on stop)
+    network_policy: bool = True  # enforce NetworkPolicies for this node's pods in the same table
     proc_sys: Path = PROC_SYS
 
     def rules_config(self) -> RulesConfig:
@@ -135,10 +143,17 @@ class ServiceProxy:
                 on_update=lambda _old, _new: self.request_sync(),
                 on_delete=lambda _o: self.request_sync(),
             )
+        self.policies: Informer | None = None
+        self.pods: Informer | None = None
+        self.namespaces: Informer | None = None
+        if self.options.network_policy:
+            self._watch_policy_inputs()
         self.ruleset: Ruleset | None = None  # what is applied
         self.syncs = 0  # rulesets applied
         self.last_sync_seconds = 0.0
         self._rendered: dict[str, tuple[tuple[Any, ...], ServiceRules]] = {}
+        self._policy_dirty = True
+        self._policy_sections: tuple[TableSection, ...] = ()
         self._last_render: Ruleset | None = None
         self._sync_lock = asyncio.Lock()
         self._wanted = asyncio.Event()
@@ -167,6 +182,55 @@ class ServiceProxy:
     def _node_changed(self, old: Obj, new: Obj) -> None:
         if node_addresses(old) != node_addresses(new):
             self.request_sync()
+
+    # ------------------------------------------------------------------ NetworkPolicy inputs
+    def _watch_policy_inputs(self) -> None:
+        self.policies = self._informer("networkpolicies", "networking.k8s.io")
+        self.pods = self._informer("pods")
+        self.namespaces = self._informer("namespaces")
+        self.policies.add_handler(
+            on_add=lambda _o: self._policy_inputs_changed(),
+            on_update=lambda _old, _new: self._policy_inputs_changed(),
+            on_delete=lambda _o: self._policy_inputs_changed(),
+        )
+        self.pods.add_handler(on_add=self._pod_came_or_went, on_update=self._pod_changed, on_delete=self._pod_came_or_went)
+        self.namespaces.add_handler(
+            on_add=lambda _o: self._policy_inputs_changed(only_with_policies=True),
+            on_update=self._namespace_changed,
+            on_delete=lambda _o: self._policy_inputs_changed(only_with_policies=True),
+        )
+
+    def _policy_inputs_changed(self, only_with_policies: bool = False) -> None:
+        if only_with_policies and not (self.policies is not None and len(self.policies.cache)):
+            return
+        self._policy_dirty = True
+        self.request_sync()
+
+    def _pod_came_or_went(self, pod: Obj) -> None:
+        if pod_ipv4s(pod):
+            self._policy_inputs_changed(only_with_policies=True)
+
+    def _pod_changed(self, old: Obj, new: Obj) -> None:
+        if pod_fingerprint(old) != pod_fingerprint(new):
+            self._policy_inputs_changed(only_with_policies=True)
+
+    def _namespace_changed(self, old: Obj, new: Obj) -> None:
+        if namespace_labels(old) != namespace_labels(new):
+            self._policy_inputs_changed(only_with_policies=True)
+
+    def _refresh_policy(self) -> bool:
+        """Recompute the NetworkPolicy section if its inputs changed; whether the section did."""
+        if not self._policy_dirty or self.policies is None or self.pods is None or self.namespaces is None:
+            return False
+        self._policy_dirty = False
+        model = compute_policies(
+            self.policies.cache.list(), self.pods.cache.list(), self.namespaces.cache.list(), self.options.node_name
+        )
+        section = render_policy(model)
+        sections = (section,) if section is not None else ()
+        changed = sections != self._policy_sections
+        self._policy_sections = sections
+        return changed
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -322,8 +386,9 @@ class ServiceProxy:
                 unchanged = False
             rendered[key] = (version, part)
             parts.append(part)
-        if unchanged and self._last_render is not None and len(rendered) == len(self._rendered):
-            return self._last_render  # every Service as last time: the same table
+        policy_changed = self._refresh_policy()
+        if unchanged and not policy_changed and self._last_render is not None and len(rendered) == len(self._rendered):
+            return self._last_render  # every Service (and the policy section) as last time: the same table
         self._rendered = rendered
-        self._last_render = render(parts, self.rules_config)
+        self._last_render = render(parts, self.rules_config, self._policy_sections)
         return self._last_render

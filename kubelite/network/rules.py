@@ -16,6 +16,9 @@ Layout (docs/network.md explains each packet's way through it):
   Cluster view); `endpoint-…` masquerades hairpin traffic and DNATs. ClientIP session affinity
   is one timeout set per endpoint keyed by client address, looked up before the random pick.
 
+Sections rendered elsewhere (the NetworkPolicy section, policyrules.py) join the table as
+`TableSection`s: their text is placed in the block and their chains and sets join the swap.
+
 The swap keeps the table (and so the affinity sets' entries) and replaces everything else:
 flush every rule and every map, delete what the new ruleset no longer has, add the new one.
 
@@ -83,6 +86,16 @@ class ServiceRules:
     cluster_ips: tuple[str, ...] = ()
     udp_destinations: tuple[tuple[str, int], ...] = ()  # UDP (address, port) now served; "" = any local (node port)
     udp_endpoints: tuple[tuple[str, int], ...] = ()  # UDP endpoints in use
+
+
+@dataclass(frozen=True, slots=True)
+class TableSection:
+    """Chains, sets and maps rendered elsewhere (the NetworkPolicy section, policyrules.py) that
+    live in this table and are swapped with it."""
+
+    text: str  # blocks, indented as inside `table ip <name> { … }`
+    chains: frozenset[str] = frozenset()
+    flushed_sets: frozenset[tuple[str, str]] = frozenset()  # ("map" | "set", name): emptied and refilled each swap
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,8 +313,8 @@ def _static_chains(config: RulesConfig) -> list[tuple[str, tuple[str, ...]]]:
     ]
 
 
-def render(services: Iterable[ServiceRules], config: RulesConfig) -> Ruleset:
-    """The whole table from every Service's share."""
+def render(services: Iterable[ServiceRules], config: RulesConfig, sections: Sequence[TableSection] = ()) -> Ruleset:
+    """The whole table from every Service's share (and any further sections)."""
     parts = list(services)
     chains: list[tuple[str, tuple[str, ...]]] = _static_chains(config)
     affinity: dict[str, int] = {}
@@ -336,8 +349,12 @@ def render(services: Iterable[ServiceRules], config: RulesConfig) -> Ruleset:
     for name, kind in _MAPS:
         flushed.add(("map", name))
         blocks.append(f"\tmap {name} {{\n\t\ttype {kind}\n{_elements(elements[name])}\t}}")
-    text = f"table ip {config.table} {{\n" + "\n".join(blocks) + "\n}\n"
     names = frozenset(name for name, _ in chains) | frozenset(name for name, _, _ in _BASE_CHAINS)
+    for section in sections:
+        blocks.append(section.text)
+        names |= section.chains
+        flushed |= section.flushed_sets
+    text = f"table ip {config.table} {{\n" + "\n".join(blocks) + "\n}\n"
     return Ruleset(
         table=config.table,
         text=text,

@@ -308,6 +308,10 @@ def strategy_for(info: ResourceInfo, ips: ServiceIPAllocator, ports: NodePortAll
         return PodDisruptionBudgetStrategy(info)
     if key == ("apiextensions.k8s.io", "customresourcedefinitions"):
         return CRDStrategy(info)
+    if key == ("certificates.k8s.io", "certificatesigningrequests"):
+        from kubelite.registry.csrstrategy import CertificateSigningRequestStrategy
+
+        return CertificateSigningRequestStrategy(info)
     strategy = Strategy(info)
     if key == ("", "nodes"):
         strategy.resets_status_on_create = False

@@ -23,6 +23,7 @@ from kubelite.registry.kinds import strategy_for
 from kubelite.registry.limitrange import LimitRanger
 from kubelite.registry.objectschema import BuiltinSchema, CustomSchema
 from kubelite.registry.quota import ResourceQuotaAdmission
+from kubelite.registry.storageadmission import DefaultStorageClass, StorageObjectInUseProtection
 from kubelite.registry.store import DeleteOptions, ListOptions, Store
 from kubelite.registry.strategy import Strategy
 from kubelite.registry.watchcache import CachedEvent, WatchCache
@@ -55,7 +56,9 @@ class Registry:
         self.pending_ips: set[str] = set()  # allocated by writes still in flight
         self.pending_ports: set[int] = set()
         # admission plugins every create and update passes (mutating, then validating), in this order
-        self.admission = AdmissionChain([LimitRanger(), ResourceQuotaAdmission()])
+        self.admission = AdmissionChain(
+            [DefaultStorageClass(), StorageObjectInUseProtection(), LimitRanger(), ResourceQuotaAdmission()]
+        )
         self.crd_schemas: dict[tuple[str, str, str], dict[str, Any]] = {}  # (group, version, kind) -> schema
         self.on_catalogue_change: list[Callable[[], None]] = []
         self.token_issuer: Any = None  # set by the server when service account tokens are configured
@@ -67,6 +70,9 @@ class Registry:
         self.namespace_lifecycle_inside = True
         # With a garbage collector running, orphan/foreground deletions get their finalizers.
         self.garbage_collector_running = False
+        # With a controller manager running (it removes them), new claims and volumes get the
+        # pvc-protection / pv-protection finalizers.
+        self.volume_protection_running = False
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:

@@ -78,6 +78,38 @@ class NodeInfo:
     architecture: str = "amd64"
 
 
+@dataclass(frozen=True, slots=True)
+class ContainerUsage:
+    """One running container's resource usage, as cadvisor reports it to the kubelet."""
+
+    pod_uid: str
+    namespace: str
+    pod: str
+    name: str
+    cpu_seconds: float  # cumulative CPU time since the container started, in core-seconds
+    memory_working_set: int  # bytes: usage minus inactive file pages
+    started_at: float  # wall-clock seconds
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceUsage:
+    """The node's and its running containers' usage at `timestamp` (wall-clock seconds)."""
+
+    timestamp: float
+    node_cpu_seconds: float  # cumulative CPU time of the whole node, in core-seconds
+    node_memory_working_set: int
+    containers: tuple[ContainerUsage, ...] = ()
+
+
+class UsageSource(Protocol):
+    """What a runtime that can measure its containers offers next to `Runtime` (the OCI runtime
+    from cgroups, the hollow runtime synthetic numbers): the kubelet's /metrics/resource."""
+
+    async def resource_usage(self) -> ResourceUsage:
+        """Cumulative CPU and working-set memory of every running container and of the node."""
+        ...
+
+
 class Runtime(Protocol):
     async def update_pod_cidr(self, cidr: str) -> None:
         """The node's podCIDR became known (CRI UpdateRuntimeConfig): sandboxes take IPs from it.

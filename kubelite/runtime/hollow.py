@@ -2,7 +2,8 @@
 IPs from the node's pod CIDR; containers "start" at once and stay running, except that a
 command the runtime can read as a short script of `sleep N`, `exit N`, `true` and `false`
 (optionally under `sh -c`) ends after the slept seconds with that exit code, and a plain init
-container (no restartPolicy Always) with any other command completes at once.
+container (no restartPolicy Always) with any other command completes at once. Resource usage
+(`resource_usage`, for `kubectl top` and the HPA) is synthetic: a steady rate per container.
 
 Must not sleep for real or do any I/O: completions are timers on the injected time source.
 """
@@ -17,12 +18,23 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from kubelite.runtime.base import ContainerStatus, NodeInfo, Obj, PodStatus, SandboxStatus, TimeSource
+from kubelite.runtime.base import (
+    ContainerStatus,
+    ContainerUsage,
+    NodeInfo,
+    Obj,
+    PodStatus,
+    ResourceUsage,
+    SandboxStatus,
+    TimeSource,
+)
 from kubelite.runtime.ipam import PodIPAM
 
 RUNTIME_NAME = "hollow"
 RUNTIME_VERSION = "0.1.0"
 DEFAULT_CAPACITY = {"cpu": "4", "memory": "16Gi", "pods": "110", "ephemeral-storage": "100Gi"}
+NODE_BASE_MILLICORES = 100  # what a hollow node itself uses, besides its containers
+NODE_BASE_MEMORY = 256 * 1024 * 1024
 
 _SHELLS = ("sh", "/bin/sh", "bash", "/bin/bash", "ash", "/bin/ash")
 _STEP = re.compile(r"^(?:(sleep)\s+(\d+(?:\.\d+)?)|(exit)(?:\s+(\d+))?|(true)|(false))$")
@@ -63,6 +75,13 @@ def script_outcome(container: Obj) -> tuple[float, int] | None:
     return seconds, 0
 
 
+def synthetic_usage(namespace: str, pod: str, container: str) -> tuple[int, int]:
+    """(millicores, working-set bytes) a hollow container reports: 10-100m and 8-64Mi, fixed per
+    namespace/pod/container so tests can predict them."""
+    number = int(_digest(f"{namespace}/{pod}/{container}")[:12], 16)
+    return 10 + number % 91, (8 + (number >> 8) % 57) * 1024 * 1024
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -95,6 +114,9 @@ class HollowRuntime:
         self._ipam: PodIPAM | None = None
         self._pods: dict[str, _HollowPod] = {}
         self._listeners: list[Callable[[str], None]] = []
+        self._node_cpu = 0.0  # the synthetic node's cumulative CPU seconds, integrated per reading
+        self._node_cpu_at: float | None = None
+        self._node_rate = NODE_BASE_MILLICORES / 1000
 
     # ------------------------------------------------------------------ Runtime
     async def update_pod_cidr(self, cidr: str) -> None:
@@ -186,6 +208,30 @@ class HollowRuntime:
 
     def subscribe(self, on_change: Callable[[str], None]) -> None:
         self._listeners.append(on_change)
+
+    async def resource_usage(self) -> ResourceUsage:
+        """UsageSource with synthetic, deterministic numbers: each running container uses a steady
+        10-100m of CPU and 8-64Mi of memory picked from a hash of namespace/pod/container; the node
+        adds a base of 100m and 256Mi to its containers' sum."""
+        now = self.time_source.time()
+        containers = []
+        for held in self._pods.values():
+            status = held.status
+            for container in status.containers:
+                if container.state != "running":
+                    continue
+                millicores, memory = synthetic_usage(status.namespace, status.name, container.name)
+                started = container.started_at if container.started_at is not None else now
+                containers.append(ContainerUsage(
+                    status.pod_uid, status.namespace, status.name, container.name,
+                    millicores / 1000 * max(now - started, 0.0), memory, started,
+                ))
+        if self._node_cpu_at is not None:  # integrate the node's rate since the last reading
+            self._node_cpu += (now - self._node_cpu_at) * self._node_rate
+        self._node_cpu_at = now
+        self._node_rate = (NODE_BASE_MILLICORES + sum(synthetic_usage(c.namespace, c.pod, c.name)[0] for c in containers)) / 1000
+        node_memory = NODE_BASE_MEMORY + sum(c.memory_working_set for c in containers)
+        return ResourceUsage(now, self._node_cpu, node_memory, tuple(containers))
 
     # ------------------------------------------------------------------ internals
     @property

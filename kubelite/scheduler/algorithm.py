@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from kubelite.scheduler.framework import (
     SNAPSHOT_KEY,
@@ -73,15 +74,18 @@ class Profile:
 def default_profile(
     namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
     post_filters: Sequence[PostFilterPlugin] = (),
+    volume_binding: Any = None,
 ) -> Profile:
-    """upstream's default plugins (those implemented here), order and weights."""
+    """upstream's default plugins (those implemented here), order and weights. `volume_binding`
+    (a VolumeBinding, which needs a client) joins PreFilter and Filter where upstream runs it."""
     unschedulable, node_name, taints = NodeUnschedulable(), NodeName(), TaintToleration()
     affinity, ports, fit = NodeAffinity(), NodePorts(), NodeResourcesFit()
     spread, pod_affinity = PodTopologySpread(), InterPodAffinity(namespace_labels)
     balanced = NodeResourcesBalancedAllocation()
+    volumes = [volume_binding] if volume_binding is not None else []
     return Profile(
-        pre_filters=[affinity, ports, fit, spread, pod_affinity],
-        filters=[unschedulable, node_name, taints, affinity, ports, fit, spread, pod_affinity],
+        pre_filters=[affinity, ports, fit, *volumes, spread, pod_affinity],
+        filters=[unschedulable, node_name, taints, affinity, ports, fit, *volumes, spread, pod_affinity],
         pre_scores=[taints, affinity, fit, spread, pod_affinity, balanced],
         scores=[(taints, 3), (affinity, 2), (fit, 1), (spread, 2), (pod_affinity, 2), (balanced, 1)],
         post_filters=list(post_filters),
@@ -93,6 +97,7 @@ class ScheduleResult:
     suggested_host: str
     evaluated_nodes: int
     feasible_nodes: int
+    state: CycleState | None = None  # the cycle's plugin state (Reserve / PreBind read it)
 
 
 class Scheduler:
@@ -194,9 +199,9 @@ class Scheduler:
         if not feasible:
             raise self._post_filter(FitError(pod, total, statuses), state, snapshot)
         if len(feasible) == 1:
-            return ScheduleResult(feasible[0].name, processed, 1)
+            return ScheduleResult(feasible[0].name, processed, 1, state)
         totals = self._score(state, pod, feasible)
-        return ScheduleResult(self._select_host(feasible, totals), processed, len(feasible))
+        return ScheduleResult(self._select_host(feasible, totals), processed, len(feasible), state)
 
     def _post_filter(self, error: FitError, state: CycleState, snapshot: Snapshot) -> FitError:
         for plugin in self.profile.post_filters:

@@ -43,6 +43,9 @@ ASSIGNED_POD_DELETE = "AssignedPodDelete"
 NAMESPACE_CHANGE = "NamespaceChange"
 FORCE_ACTIVATE = "ForceActivate"
 UNSCHEDULABLE_TIMEOUT = "UnschedulableTimeout"
+PERSISTENT_VOLUME_CLAIM_CHANGE = "PersistentVolumeClaimChange"
+PERSISTENT_VOLUME_CHANGE = "PersistentVolumeChange"
+STORAGE_CLASS_CHANGE = "StorageClassChange"
 
 _ALL = frozenset({"*"})
 _PLUGINS_BY_EVENT: dict[str, frozenset[str]] = {
@@ -50,7 +53,7 @@ _PLUGINS_BY_EVENT: dict[str, frozenset[str]] = {
     FORCE_ACTIVATE: _ALL,
     UNSCHEDULABLE_TIMEOUT: _ALL,
     NODE_ALLOCATABLE_CHANGE: frozenset({"NodeResourcesFit"}),
-    NODE_LABEL_CHANGE: frozenset({"NodeAffinity", "PodTopologySpread", "InterPodAffinity"}),
+    NODE_LABEL_CHANGE: frozenset({"NodeAffinity", "PodTopologySpread", "InterPodAffinity", "VolumeBinding"}),
     NODE_TAINT_CHANGE: frozenset({"TaintToleration", "PodTopologySpread"}),
     NODE_SPEC_UNSCHEDULABLE_CHANGE: frozenset({"NodeUnschedulable"}),
     ASSIGNED_POD_ADD: frozenset({"InterPodAffinity", "PodTopologySpread"}),
@@ -59,6 +62,9 @@ _PLUGINS_BY_EVENT: dict[str, frozenset[str]] = {
         {"NodeResourcesFit", "NodePorts", "InterPodAffinity", "PodTopologySpread", "DefaultPreemption"}
     ),
     NAMESPACE_CHANGE: frozenset({"InterPodAffinity"}),
+    PERSISTENT_VOLUME_CLAIM_CHANGE: frozenset({"VolumeBinding"}),
+    PERSISTENT_VOLUME_CHANGE: frozenset({"VolumeBinding"}),
+    STORAGE_CLASS_CHANGE: frozenset({"VolumeBinding"}),
 }
 
 

@@ -28,6 +28,7 @@ from kubelite.scheduler import queue as q
 from kubelite.scheduler.algorithm import Profile, Scheduler, SchedulerError, default_profile
 from kubelite.scheduler.cache import SchedulerCache, counts_on_node
 from kubelite.scheduler.framework import FitError, Obj, Snapshot, pod_key, pod_priority
+from kubelite.scheduler.plugins.volumebinding import PodVolumes, VolumeBinding, VolumeBindingError
 from kubelite.scheduler.preemption import DefaultPreemption
 from kubelite.scheduler.queue import QueueClosed, QueuedPod, SchedulingQueue
 
@@ -77,7 +78,8 @@ class SchedulerComponent:
         self.instance = instance or f"{scheduler_name}-{uuid.uuid4().hex[:8]}"
         self.namespace_labels: dict[str, dict[str, str]] = {}
         self.preemption = DefaultPreemption()
-        self.profile = profile or default_profile(post_filters=[self.preemption])
+        self.volume_binding = VolumeBinding(client, self.clock)
+        self.profile = profile or default_profile(post_filters=[self.preemption], volume_binding=self.volume_binding)
         for plugin in self.profile.filters:
             if hasattr(plugin, "namespace_labels"):
                 plugin.namespace_labels = self.namespace_labels
@@ -94,7 +96,9 @@ class SchedulerComponent:
         self.namespace_informer = Informer(
             client.resource("", "v1", "namespaces"), clock=self.clock, name="scheduler namespaces"
         )
-        self._informers = [self.node_informer, self.pod_informer, self.pdb_informer, self.namespace_informer]
+        self._informers = [
+            self.node_informer, self.pod_informer, self.pdb_informer, self.namespace_informer, *self.volume_binding.informers
+        ]  # fmt: skip
         self._loop_task: asyncio.Task[None] | None = None
         self._writes: set[asyncio.Task[None]] = set()
         self._started = False
@@ -105,6 +109,7 @@ class SchedulerComponent:
         if self._started:
             return
         self._started = True
+        self.volume_binding.on_change = self.queue.move_all_to_active_or_backoff
         self.node_informer.add_handler(self._node_added, self._node_updated, self._node_deleted)
         self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
         self.pdb_informer.add_handler(self._pdbs_changed, lambda _o, n: self._pdbs_changed(n), self._pdbs_changed)
@@ -233,7 +238,8 @@ class SchedulerComponent:
         self.cache.assume(assumed, result.suggested_host)
         self.queue.remove_nominated(pod)
         self.queue.done(info.key)
-        self._spawn(self._bind(info, pod, assumed, result.suggested_host))
+        volumes = self.volume_binding.reserve(result.state, result.suggested_host) if result.state else None
+        self._spawn(self._bind(info, pod, assumed, result.suggested_host, volumes))
 
     def _view_for(self, pod: Obj) -> Snapshot:
         """The live snapshot, plus (upstream's nominator) pods of equal or higher priority that
@@ -261,9 +267,11 @@ class SchedulerComponent:
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
-    async def _bind(self, info: QueuedPod, pod: Obj, assumed: Obj, node_name: str) -> None:
+    async def _bind(self, info: QueuedPod, pod: Obj, assumed: Obj, node_name: str, volumes: PodVolumes | None = None) -> None:
         meta = pod.get("metadata") or {}
         namespace, name = meta.get("namespace", ""), meta.get("name", "")
+        if volumes is not None and not await self._pre_bind(info, pod, assumed, volumes):
+            return
         binding = {
             "apiVersion": "v1",
             "kind": "Binding",
@@ -284,6 +292,26 @@ class SchedulerComponent:
             return
         self.scheduled += 1
         await self._event(pod, "Normal", "Scheduled", "Binding", f"Successfully assigned {namespace}/{name} to {node_name}")
+
+    async def _pre_bind(self, info: QueuedPod, pod: Obj, assumed: Obj, volumes: PodVolumes) -> bool:
+        """VolumeBinding's PreBind; on failure the assumption is forgotten and the pod retried."""
+        meta = pod.get("metadata") or {}
+        namespace, name, uid = meta.get("namespace", ""), meta.get("name", ""), meta.get("uid", "")
+
+        def still_wanted() -> bool:
+            current = self.pod_informer.cache.get_by_name(namespace, name)
+            return current is not None and (current.get("metadata") or {}).get("uid") == uid
+
+        try:
+            await self.volume_binding.pre_bind(volumes, still_wanted)
+        except VolumeBindingError as error:
+            self.cache.forget(assumed)
+            self.queue.add_backoff(info)
+            self.queue.move_all_to_active_or_backoff(q.ASSIGNED_POD_DELETE)
+            if still_wanted():
+                await self._record_failure(pod, f'running PreBind plugin "VolumeBinding": {error}', "", [])
+            return False
+        return True
 
     def _unschedulable(self, info: QueuedPod, pod: Obj, error: FitError, cycle: int) -> None:
         plugins = {status.plugin for status in error.node_to_status.values()}

@@ -31,6 +31,7 @@ _DEFINITION_PACKAGES = {
     "authorization.k8s.io": "io.k8s.api.authorization",
     "autoscaling": "io.k8s.api.autoscaling",
     "batch": "io.k8s.api.batch",
+    "certificates.k8s.io": "io.k8s.api.certificates",
     "networking.k8s.io": "io.k8s.api.networking",
     "policy": "io.k8s.api.policy",
     "rbac.authorization.k8s.io": "io.k8s.api.rbac",
@@ -294,6 +295,22 @@ def _batch() -> list[ResourceInfo]:
     ]
 
 
+def _certificates() -> list[ResourceInfo]:
+    group = "certificates.k8s.io"
+    kind = "CertificateSigningRequest"
+    return [
+        _resource(
+            group,
+            "v1",
+            "certificatesigningrequests",
+            kind,
+            namespaced=False,
+            short_names=("csr",),
+            subresources=(Subresource("approval", kind, group, "v1", _GET_PATCH_UPDATE), _status(group, "v1", kind)),
+        )
+    ]
+
+
 def _networking() -> list[ResourceInfo]:
     group = "networking.k8s.io"
     return [
@@ -390,6 +407,7 @@ def builtin_resources() -> list[ResourceInfo]:
         *_authorization(),
         *_autoscaling(),
         *_batch(),
+        *_certificates(),
         *_networking(),
         *_policy(),
         *_rbac(),

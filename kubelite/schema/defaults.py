@@ -136,6 +136,9 @@ def _default_container(container: Obj) -> None:
         _set_if_empty(port, "protocol", "TCP")
     for env in _dicts(container.get("env")):
         _default_field_ref(env.get("valueFrom"))
+    # a struct, not a pointer, upstream: always on the wire, `{}` when empty (kubectl's rollout
+    # undo sends it so, and a template without it would no longer match its ReplicaSet's)
+    _set_if_missing(container, "resources", {})
     _canonical_requirements(container.get("resources"))
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
         _default_probe(container.get(probe))

@@ -13,6 +13,7 @@ import os
 import ssl
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -114,6 +115,12 @@ def ns(raw: Raw) -> Iterator[str]:
     name = f"bad-{uuid.uuid4().hex[:10]}"
     reply = raw.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     assert reply.status == 201, reply.body
+    # the controller manager publishes kube-root-ca.crt into every new namespace: let it land
+    # before a test snapshots the namespace, so only the test's own requests can change it
+    deadline = time.monotonic() + 10
+    while raw.get(f"/api/v1/namespaces/{name}/configmaps/kube-root-ca.crt").status != 200:
+        assert time.monotonic() < deadline, "kube-root-ca.crt never appeared"
+        time.sleep(0.05)
     yield name
     raw.request("DELETE", f"/api/v1/namespaces/{name}")
 

@@ -152,8 +152,13 @@ async def test_plugins_run_in_registration_order(registry: Registry) -> None:
 
 
 async def test_the_default_chain_has_limit_ranger_then_quota(registry: Registry) -> None:
-    assert [p.name for p in registry.admission.plugins] == ["LimitRanger", "ResourceQuota"]
+    assert [p.name for p in registry.admission.plugins] == [
+        "DefaultStorageClass", "StorageObjectInUseProtection", "LimitRanger", "ResourceQuota",
+    ]  # fmt: skip
     assert [p.name for p in registry.admission.plugins_for("", "pods")] == ["LimitRanger", "ResourceQuota"]
+    assert [p.name for p in registry.admission.plugins_for("", "persistentvolumeclaims")] == [
+        "DefaultStorageClass", "StorageObjectInUseProtection", "LimitRanger", "ResourceQuota",
+    ]  # fmt: skip
     assert [p.name for p in registry.admission.plugins_for("", "events")] == []
 
 

@@ -20,7 +20,7 @@ def test_network_config_and_port_mappings(tmp_path: Path) -> None:
     bridge, portmap = config["plugins"]
     assert config["cniVersion"] == "1.0.0" and config["name"] == "kubelite"
     assert (bridge["type"], bridge["bridge"], bridge["isGateway"], bridge["hairpinMode"], bridge["ipMasq"], bridge["mtu"]) == (
-        "bridge", "kubelite0", True, True, True, 1400,
+        "bridge", "kubelite0", True, True, False, 1400,
     )  # fmt: skip
     assert bridge["ipam"] == {
         "type": "host-local",

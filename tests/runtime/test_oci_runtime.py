@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from kubelite.runtime import containerlogs as logs
 from kubelite.runtime.base import ContainerStatus
-from kubelite.runtime.oci import cgroups, logs
+from kubelite.runtime.oci import cgroups
 from kubelite.runtime.oci.errors import ContainerStartError
 from kubelite.runtime.oci.host import HostSupport
 from kubelite.runtime.oci.runtime import OciRuntime

@@ -57,3 +57,13 @@ def test_local_volume_paths_and_binds(tmp_path: Path) -> None:
     (empty_dir / "link").symlink_to("/etc")
     with pytest.raises(ContainerStartError, match="not within volume path"):
         bind_mounts(pod, {"name": "app", "volumeMounts": [{"name": "cache", "mountPath": "/x", "subPath": "link"}]}, paths)
+
+
+def test_a_read_only_claim_source_makes_every_mount_of_it_read_only(tmp_path: Path) -> None:
+    pod: Any = {
+        "metadata": {"uid": "u"},
+        "spec": {"volumes": [{"name": "ro", "persistentVolumeClaim": {"claimName": "c", "readOnly": True}}, {"name": "rw", "persistentVolumeClaim": {"claimName": "d"}}]},
+    }
+    container = {"name": "c", "volumeMounts": [{"name": "ro", "mountPath": "/a"}, {"name": "rw", "mountPath": "/b"}, {"name": "rw", "mountPath": "/c", "readOnly": True}]}
+    mounts = bind_mounts(pod, container, lambda _pod, name: str(tmp_path / name))
+    assert [(m.destination, m.read_only) for m in mounts] == [("/a", True), ("/b", False), ("/c", True)]

@@ -31,6 +31,7 @@ def test_group_order_is_upstream_discovery_order(catalogue: Catalogue) -> None:
         "authorization.k8s.io",
         "autoscaling",
         "batch",
+        "certificates.k8s.io",
         "networking.k8s.io",
         "policy",
         "rbac.authorization.k8s.io",
@@ -144,6 +145,15 @@ def test_pod_subresources(catalogue: Catalogue) -> None:
     assert finalize is not None and finalize.verbs == ("update",)
 
 
+def test_certificate_signing_requests_have_approval_and_status(catalogue: Catalogue) -> None:
+    csrs = info(catalogue, "certificates.k8s.io", "v1", "certificatesigningrequests")
+    assert not csrs.namespaced and csrs.short_names == ("csr",)
+    assert [s.name for s in csrs.subresources] == ["approval", "status"]
+    approval = csrs.subresource("approval")
+    assert approval is not None and approval.kind == "CertificateSigningRequest"
+    assert approval.verbs == ("get", "patch", "update")
+
+
 def test_status_subresources_speak_their_parent_kind(catalogue: Catalogue) -> None:
     with_status = 0
     for resource in catalogue:
@@ -157,7 +167,7 @@ def test_status_subresources_speak_their_parent_kind(catalogue: Catalogue) -> No
             resource.kind,
         )
         assert status.verbs == ("get", "patch", "update")
-    assert with_status == 19
+    assert with_status == 20
 
 
 def test_shared_storage(catalogue: Catalogue) -> None:

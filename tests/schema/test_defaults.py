@@ -73,6 +73,15 @@ def test_pod_defaults_and_requests_from_limits() -> None:
     assert obj["spec"]["enableServiceLinks"] is True
 
 
+def test_every_container_gets_empty_resources_as_upstream_serializes_them() -> None:
+    # kubectl apply sends no `resources`; kubectl rollout undo sends `resources: {}`: both must
+    # store the same template, or the undone Deployment would not find its old ReplicaSet
+    obj: Obj = {"spec": {"template": {"spec": {"initContainers": [{"name": "i", "image": "x:1"}], "containers": [{"name": "c", "image": "x:1"}]}}}}
+    apply_defaults("deployments", "apps", obj)
+    pod_spec = obj["spec"]["template"]["spec"]
+    assert pod_spec["containers"][0]["resources"] == {} and pod_spec["initContainers"][0]["resources"] == {}
+
+
 def test_service_defaults() -> None:
     obj: Obj = {"spec": {"type": "NodePort", "ports": [{"port": 80}]}}
     apply_defaults("services", "", obj)

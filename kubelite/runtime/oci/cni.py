@@ -1,5 +1,6 @@
 """Pod networking through the standard CNI plugins (Debian's containernetworking-plugins): a
-`bridge` network (isGateway, hairpinMode, ipMasq) with `host-local` IPAM over the node's pod CIDR,
+`bridge` network (isGateway, hairpinMode; no ipMasq: the node masquerades its whole pod CIDR
+with one rule, masquerade.py) with `host-local` IPAM over the node's pod CIDR,
 then `portmap` for hostPorts, plus `loopback` on `lo`. Each plugin is executed as the CNI spec
 says: CNI_* variables in the environment, its configuration on stdin (with `name`, `cniVersion`,
 the previous plugin's result as `prevResult` and `runtimeConfig` for the capabilities it declares),
@@ -62,7 +63,7 @@ def network_config(settings: CniSettings, pod_cidr: str, ipam_dir: Path) -> Obj:
         "bridge": settings.bridge,
         "isGateway": True,
         "hairpinMode": True,
-        "ipMasq": True,
+        "ipMasq": False,  # one rule per node (masquerade.py), not a chain per pod
         "ipam": {
             "type": "host-local",
             "ranges": [[{"subnet": pod_cidr}]],

@@ -1,52 +1,17 @@
-"""Running the node's tools (runc/crun, ip, CNI plugins) as child processes from the event loop.
+"""The OCI runtime's use of host commands: `kubelite.runtime.commands` (vfork-cheap children
+awaited on the loop) plus `check`, which turns a failure into an OciCommandError.
 
-Must not use a shell or inherit the kubelet's stdin: arguments go as a list, input through a pipe.
+Must not spawn processes any other way.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
+from kubelite.runtime.commands import BASE_ENV, DEFAULT_TIMEOUT, Completed, run, wait_exit
 from kubelite.runtime.oci.errors import OciCommandError
 
-DEFAULT_TIMEOUT = 30.0
-BASE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-
-
-@dataclass(frozen=True, slots=True)
-class Completed:
-    argv: tuple[str, ...]
-    returncode: int
-    stdout: bytes
-    stderr: bytes
-
-    def error_text(self) -> str:
-        text = (self.stderr or self.stdout).decode(errors="replace").strip()
-        return text or f"{os.path.basename(self.argv[0])} exited with {self.returncode}"
-
-
-async def run(
-    argv: Sequence[str], *, stdin: bytes | None = None, env: Mapping[str, str] | None = None, timeout: float = DEFAULT_TIMEOUT
-) -> Completed:
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=dict(env) if env is not None else BASE_ENV,
-    )
-    try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(stdin), timeout)
-    except (TimeoutError, asyncio.CancelledError):
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        await process.wait()
-        raise
-    return Completed(tuple(argv), process.returncode or 0, stdout, stderr)
+__all__ = ["BASE_ENV", "DEFAULT_TIMEOUT", "Completed", "check", "run", "wait_exit"]
 
 
 async def check(

@@ -116,10 +116,10 @@ class Runner:
         errors_path = bundle / "conmon.err"
         try:
             with open(errors_path, "wb") as errors_file:
-                process = await asyncio.create_subprocess_exec(
-                    *argv,
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=asyncio.subprocess.DEVNULL,
+                process = subprocess.Popen(  # vfork: cheap (commands.py)
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
                     stderr=errors_file,
                     env=env,
                     pass_fds=(write_end,),
@@ -133,7 +133,7 @@ class Runner:
         finally:
             os.close(read_end)
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(process.wait(), 5)
+                await asyncio.wait_for(commands.wait_exit(process), 5)
         stderr = b""
         with contextlib.suppress(OSError):
             stderr = errors_path.read_bytes()[:4096]

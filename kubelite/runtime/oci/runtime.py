@@ -31,18 +31,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kubelite.runtime.base import ContainerStatus, NodeInfo, PodStatus, SandboxStatus, TimeSource
+from kubelite.runtime import containerlogs as logs
+from kubelite.runtime.base import (
+    ContainerStatus,
+    ContainerUsage,
+    NodeInfo,
+    PodStatus,
+    ResourceUsage,
+    SandboxStatus,
+    TimeSource,
+)
 from kubelite.runtime.images.ensure import ImageUnavailable, ensure_image
 from kubelite.runtime.images.puller import Puller
 from kubelite.runtime.images.reference import InvalidReference, normalize_reference
 from kubelite.runtime.images.store import ImageRecord, ImageStore
-from kubelite.runtime.oci import cgroups, cni, logs, netns, podfiles, rootfs, spec, state
+from kubelite.runtime.oci import cgroups, cni, masquerade, netns, podfiles, rootfs, spec, state, usage
 from kubelite.runtime.oci.errors import ContainerStartError, OciCommandError
 from kubelite.runtime.oci.exits import ExitWatcher, read_exit_code
 from kubelite.runtime.oci.host import HostSupport, check_host, node_capacity, node_info
 from kubelite.runtime.oci.resources import pod_cgroup_path, pod_limits
 from kubelite.runtime.oci.runner import Runner, reopen_log
 from kubelite.runtime.oci.volumes import LocalVolumePaths, VolumePaths, bind_mounts
+from kubelite.runtime.procstat import process_start_time
 
 Obj = dict[str, Any]
 PullSecrets = Callable[[Obj], Sequence[Obj]]
@@ -117,18 +127,6 @@ class _Pod:
         return str(self.sandbox["uid"])
 
 
-def _process_start_time(pid: int) -> str | None:
-    """The start time field of /proc/<pid>/stat; None when the process is gone or a zombie."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text.rpartition(")")[2].split()
-    if not fields or fields[0] in ("Z", "X"):
-        return None
-    return fields[19] if len(fields) > 19 else None
-
-
 class OciRuntime:
     def __init__(
         self,
@@ -159,6 +157,7 @@ class OciRuntime:
         )
         self._info = node_info(self.host.binary)
         self._pod_cidr: str | None = None
+        self._masquerading: str | None = None  # the pod CIDR the node's masquerade rule was made for
         self._pods: dict[str, _Pod] = {}
         self._by_id: dict[str, tuple[str, str]] = {}  # container id -> (pod uid, container name)
         self._listeners: list[Callable[[str], None]] = []
@@ -236,7 +235,7 @@ class OciRuntime:
         with contextlib.suppress(OSError, ValueError):
             conmon_pid = int((attempt.directory / "conmon.pid").read_text().strip())
             record["conmon_pid"] = conmon_pid
-            record["conmon_start"] = _process_start_time(conmon_pid)
+            record["conmon_start"] = process_start_time(conmon_pid)
         current = await self.runner.state(attempt.id)
         status = (current or {}).get("status")
         if status == "running":
@@ -313,6 +312,9 @@ class OciRuntime:
         if not record["host_network"]:
             if self._pod_cidr is None:
                 raise RuntimeError("the node has no pod CIDR yet")
+            if self._masquerading != self._pod_cidr:
+                await masquerade.ensure(self.options.network_name, self._pod_cidr)
+                self._masquerading = self._pod_cidr
             path = str(await netns.create(record["netns"]))
             if record.get("cni"):  # set up before (a crash half-way, or the netns vanished)
                 with contextlib.suppress(OciCommandError):
@@ -492,7 +494,7 @@ class OciRuntime:
             with contextlib.suppress(OSError, ValueError):
                 conmon_pid = int((attempt.directory / "conmon.pid").read_text().strip())
                 record["conmon_pid"] = conmon_pid
-                record["conmon_start"] = _process_start_time(conmon_pid)
+                record["conmon_start"] = process_start_time(conmon_pid)
             record["started_at"] = self.time_source.time()
             await self.runner.start(attempt.id)
         except (TimeoutError, OciCommandError) as exc:
@@ -612,12 +614,40 @@ class OciRuntime:
     def subscribe(self, on_change: Callable[[str], None]) -> None:
         self._listeners.append(on_change)
 
+    async def resource_usage(self) -> ResourceUsage:
+        """UsageSource: every running container's cgroup and the node's /proc, read in a thread
+        (a container whose cgroup vanished meanwhile is left out)."""
+        await self._ready()
+        running = [
+            (held.sandbox, attempt.record)
+            for held in list(self._pods.values())
+            for attempt in list(held.containers.values())
+            if attempt.state == RUNNING
+        ]
+
+        def measure() -> ResourceUsage:
+            now = self.time_source.time()
+            node_cpu, node_memory = usage.read_node_usage()
+            containers = []
+            for sandbox, record in running:
+                measured = usage.read_cgroup_usage(self.host.layout, record["cgroup"])
+                if measured is not None:
+                    containers.append(ContainerUsage(
+                        str(sandbox["uid"]), str(sandbox.get("namespace") or ""), str(sandbox.get("name") or ""),
+                        str(record["name"]), measured[0], measured[1], float(record.get("started_at") or record["created_at"]),
+                    ))
+            return ResourceUsage(now, node_cpu, node_memory, tuple(containers))
+
+        return await asyncio.to_thread(measure)
+
     async def reset_node(self) -> None:
         """Remove every pod, then what pods share: the bridge and the cgroup parent (a node's
         uninstall; tests use it to leave nothing behind)."""
         await self._ready()
         for uid in list(self._pods):
             await self.remove_pod(uid)
+        await masquerade.remove(self.options.network_name)
+        self._masquerading = None
         await cni.delete_bridge(self.options.bridge)
         left = cgroups.remove(self.host.layout, self.options.cgroup_parent)
         if left:
@@ -713,7 +743,7 @@ class OciRuntime:
         if not force and attempt.state == CREATED and "pid" not in attempt.record:
             return  # still being created
         pid = attempt.record.get("conmon_pid")
-        alive = pid is not None and _process_start_time(int(pid)) == attempt.record.get("conmon_start")
+        alive = pid is not None and process_start_time(int(pid)) == attempt.record.get("conmon_start")
         if alive and not force:
             return
         self._on_exit_file(attempt.id)

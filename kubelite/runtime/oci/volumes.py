@@ -1,8 +1,9 @@
 """A container's volumeMounts as bind mounts. Where a volume lives on the node is the kubelet's
 volume manager's answer (a `VolumePaths` callable: pod, volume name -> host path or None); this
 module joins subPath (refusing ones that leave the volume), creates a missing subPath directory,
-and keeps readOnly. `LocalVolumePaths` is the fallback when the kubelet gives none: hostPath
-volumes as they are, emptyDir as a directory under the pod's state dir.
+and keeps readOnly (the mount's, or a persistentVolumeClaim source's). `LocalVolumePaths` is the
+fallback when the kubelet gives none: hostPath volumes as they are, emptyDir as a directory under
+the pod's state dir.
 
 Must not fetch volume contents (configMap, secret, projected, PVC): the kubelet writes those and
 answers their paths.
@@ -84,5 +85,7 @@ def bind_mounts(pod: Obj, container: Obj, volume_paths: VolumePaths) -> list[Bin
             if not joined.exists():
                 joined.mkdir(parents=True, exist_ok=True)
             source = str(joined)
-        mounts.append(BindMount(str(mount.get("mountPath") or ""), source, bool(mount.get("readOnly"))))
+        claim = (_volume(pod, volume) or {}).get("persistentVolumeClaim") or {}
+        read_only = bool(mount.get("readOnly")) or bool(claim.get("readOnly"))
+        mounts.append(BindMount(str(mount.get("mountPath") or ""), source, read_only))
     return mounts

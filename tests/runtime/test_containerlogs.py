@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-from kubelite.runtime.oci import logs
+from kubelite.runtime import containerlogs as logs
 
 
 def test_format_and_parse_round_trip() -> None:

@@ -1,5 +1,6 @@
-"""Container logs in the CRI format (one file per container attempt:
-DATA/pods/<pod uid>/<container>/<restart count>.log), written by conmon as
+"""Container logs in the CRI format, shared by the runtimes (one file per container attempt:
+DATA/pods/<pod uid>/<container>/<restart count>.log), written by conmon (OCI runtime) or the
+process runtime's monitor as
 `<RFC3339Nano timestamp> <stdout|stderr> <F|P> <content>` lines (P: a partial line continued by
 the next entry), and rotated by size as the kubelet's container log manager does: the file is
 renamed to `<file>.<YYYYMMDD-HHMMSS>`, the writer told to reopen it, older rotated files are
