@@ -23,7 +23,7 @@ from kubelite.apiserver import authorization, discovery, reviews
 from kubelite.apiserver.auth import ANONYMOUS, Authenticator, impersonated_user, impersonation_requests
 from kubelite.apiserver.kubeletclient import KubeletClient
 from kubelite.apiserver.negotiation import decode_body
-from kubelite.apiserver.rbac import RBACAuthorizer
+from kubelite.apiserver.rbac import shared_authorizer
 from kubelite.apiserver.requestmetrics import RequestMetrics
 from kubelite.apiserver.resources import ResourceAPI, ResourcePath, parse_resource_path
 from kubelite.apiserver.streaming import StreamingAPI
@@ -82,7 +82,7 @@ class APIServer:
         self.kubelets = kubelets
         streaming = StreamingAPI(registry, kubelets) if kubelets is not None else None
         self.resources = ResourceAPI(registry, authenticator.from_token, streaming)
-        self.authorizer = RBACAuthorizer(registry)
+        self.authorizer = shared_authorizer(registry)
         self.discovery = discovery.DiscoveryCache(registry.catalogue)
         self.request_metrics = RequestMetrics()  # served at GET /metrics
         self._openapi: dict[str, bytes] = {}

@@ -19,6 +19,7 @@ from typing import Any
 from kubelite.api import errors
 from kubelite.api.jsonvalue import copy_json
 from kubelite.apiserver import reviews
+from kubelite.apiserver.rbac import shared_authorizer
 from kubelite.client.transport import (
     DeleteOptions,
     ListOptions,
@@ -193,7 +194,7 @@ class InProcessTransport:
         store = self._store(ref, subresource)
         ctx = self._ctx(opts)
         if (ref.group, ref.resource) in reviews.REVIEW_RESOURCES and not subresource:
-            return reviews.answer(ref.resource, copy_json(obj), self.user, self.authenticate)
+            return reviews.answer(ref.resource, copy_json(obj), self.user, self.authenticate, shared_authorizer(self.registry), namespace)
         ns = self._namespace(store, namespace)
         if subresource == "binding":
             await subresources.bind(store, ns, name, copy_json(obj), ctx)

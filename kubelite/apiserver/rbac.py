@@ -270,3 +270,13 @@ class RBACAuthorizer:
             if grant.error:
                 problems.append(grant.error)
         return rules, problems
+
+
+def shared_authorizer(registry: Registry) -> RBACAuthorizer:
+    """The registry's one RBACAuthorizer (one rules index, one set of watch-cache listeners), made
+    on first use; the HTTP app and in-process clients' access reviews both answer from it."""
+    found = registry.authorizer
+    if not isinstance(found, RBACAuthorizer):
+        found = RBACAuthorizer(registry)
+        registry.authorizer = found
+    return found

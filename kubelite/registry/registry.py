@@ -62,6 +62,7 @@ class Registry:
         self.crd_schemas: dict[tuple[str, str, str], dict[str, Any]] = {}  # (group, version, kind) -> schema
         self.on_catalogue_change: list[Callable[[], None]] = []
         self.token_issuer: Any = None  # set by the server when service account tokens are configured
+        self.authorizer: Any = None  # the API server's RBAC authorizer (apiserver.rbac.shared_authorizer)
         self._tasks: list[asyncio.Task[None]] = []
         self._crd_versions: dict[str, list[tuple[str, str, str]]] = {}
         self._finalizing: set[str] = set()

@@ -119,3 +119,35 @@ async def test_token_and_self_subject_reviews() -> None:
     assert reviewed["status"]["authenticated"] is True and reviewed["status"]["user"]["username"] == SA.name
     assert answer("tokenreviews", {"spec": {"token": "bad"}}, SA, no_token)["status"] == {"authenticated": False}
     assert answer("selfsubjectreviews", {}, SA, no_token)["status"]["userInfo"]["groups"] == list(SA.groups)
+
+
+async def test_in_process_clients_get_the_same_answers() -> None:
+    """An in-process client (a component inside `kubelite server`) asks the registry's shared
+    authorizer, as an HTTP client's review would be answered."""
+    from kubelite.apiserver.inprocess import InProcessTransport
+    from kubelite.apiserver.rbac import shared_authorizer
+    from kubelite.client.client import Client
+
+    registry = await start_registry(namespaces=("default", "kube-public"))
+    await reconcile(registry)
+    try:
+        sa_client = Client(InProcessTransport(registry, SA, "test"))
+        reviews = sa_client.resource("authorization.k8s.io", "v1", "selfsubjectaccessreviews")
+        pods = {"resourceAttributes": {"verb": "list", "resource": "pods", "namespace": "default"}}
+        assert (await reviews.create(review("SelfSubjectAccessReview", pods)))["status"] == {"allowed": False}
+        admin = Client(InProcessTransport(registry, ADMIN, "test"))
+        await admin.resource("rbac.authorization.k8s.io", "v1", "roles").namespace("default").create(
+            {"metadata": {"name": "pod-reader"}, "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]}
+        )
+        await admin.resource("rbac.authorization.k8s.io", "v1", "rolebindings").namespace("default").create(
+            {
+                "metadata": {"name": "robot-reads"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pod-reader"},
+                "subjects": [{"kind": "ServiceAccount", "name": "robot", "namespace": "default"}],
+            }
+        )
+        allowed = (await reviews.create(review("SelfSubjectAccessReview", pods)))["status"]
+        assert allowed["allowed"] is True and allowed["reason"] == 'RBAC: allowed by RoleBinding "robot-reads/default" of Role "pod-reader" to ServiceAccount "robot/default"'
+        assert shared_authorizer(registry) is shared_authorizer(registry)
+    finally:
+        await asyncio.wait_for(registry.stop(), 5.0)
