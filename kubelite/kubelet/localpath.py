@@ -13,7 +13,9 @@ hollow nodes). It watches claims and volumes through the node's Client and, one 
   directory, then the PV.
 
 For hollow nodes (`hollow=True`) the same objects are made but no directory is (hollow pods mount
-nothing). Must not bind claims (the PV controller does), nor touch a directory outside its base dir.
+nothing). It runs on the generic controller loop (client/controller.py) with one worker; its keys
+are `claim:<namespace>/<name>` and `volume:<name>`. Must not bind claims (the PV controller does),
+nor touch a directory outside its base dir.
 """
 
 from __future__ import annotations
@@ -32,9 +34,8 @@ from kubelite.api import volumebinding as vb
 from kubelite.api.errors import StatusError
 from kubelite.client.cache import key_of
 from kubelite.client.client import Client
-from kubelite.client.clock import Clock, RealClock
-from kubelite.client.informer import Informer
-from kubelite.client.workqueue import ShutDown, WorkQueue
+from kubelite.client.clock import Clock
+from kubelite.client.controller import Controller
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def _stamp(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
-class LocalPathProvisioner:
+class LocalPathProvisioner(Controller):
     def __init__(
         self,
         client: Client,
@@ -70,42 +71,20 @@ class LocalPathProvisioner:
         """`nodes`: the names of the nodes it serves; `base_dir`: where volumes' directories go
         (DATA/storage); `hollow`: name directories there without making or removing them."""
         self.nodes = nodes if isinstance(nodes, set | frozenset) else frozenset(nodes)
-        self.base_dir = base_dir
-        self.name = name
-        self.hollow = hollow
-        self.clock = clock or RealClock()
         self.node_name = next(iter(self.nodes)) if len(self.nodes) == 1 else f"{len(self.nodes)} nodes"
+        super().__init__(client, name=f"local-path {self.node_name}", workers=1, clock=clock)
+        self.base_dir = base_dir
+        self.provisioner_name = name
+        self.hollow = hollow
         self.identity = f"{name}_{self.node_name}"
         self.claims_client = client.resource("", "v1", "persistentvolumeclaims")
         self.volumes_client = client.resource("", "v1", "persistentvolumes")
         self.events = client.resource("", "v1", "events")
-        self.claims = Informer(self.claims_client, clock=self.clock, name="local-path claims")
-        self.volumes = Informer(self.volumes_client, clock=self.clock, name="local-path volumes")
-        self.classes = Informer(client.resource("storage.k8s.io", "v1", "storageclasses"), clock=self.clock, name="local-path classes")
-        self.queue: WorkQueue[str] = WorkQueue(self.clock, name="local-path")
+        self.classes = self.informer("storage.k8s.io", "v1", "storageclasses")
+        self.claims = self.informer("", "v1", "persistentvolumeclaims")
+        self.volumes = self.informer("", "v1", "persistentvolumes")
         self.claims.add_handler(self._claim_changed, lambda _old, new: self._claim_changed(new), lambda _obj: None)
         self.volumes.add_handler(self._volume_changed, lambda _old, new: self._volume_changed(new), lambda _obj: None)
-        self._task: asyncio.Task[None] | None = None
-
-    # ------------------------------------------------------------------ lifecycle
-    async def start(self) -> None:
-        if self._task is not None:
-            return
-        for informer in (self.classes, self.claims, self.volumes):
-            informer.start()
-        for informer in (self.classes, self.claims, self.volumes):
-            await informer.wait_for_sync()
-        self._task = asyncio.create_task(self._work(), name=f"local-path {self.node_name}")
-
-    async def stop(self) -> None:
-        self.queue.shutdown()
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        for informer in (self.claims, self.volumes, self.classes):
-            await informer.stop()
 
     # ------------------------------------------------------------------ what concerns this node
     def _claim_changed(self, claim: Obj) -> None:
@@ -121,7 +100,7 @@ class LocalPathProvisioner:
         notes = vb.annotations_of(claim)
         asked = notes.get(vb.STORAGE_PROVISIONER) or notes.get(vb.BETA_STORAGE_PROVISIONER)
         return (
-            asked == self.name
+            asked == self.provisioner_name
             and notes.get(vb.SELECTED_NODE) in self.nodes
             and not (claim.get("spec") or {}).get("volumeName")
             and not claim["metadata"].get("deletionTimestamp")
@@ -132,7 +111,7 @@ class LocalPathProvisioner:
         return (
             (volume.get("status") or {}).get("phase") == "Released"
             and spec.get("persistentVolumeReclaimPolicy") == "Delete"
-            and vb.annotations_of(volume).get(vb.PROVISIONED_BY) == self.name
+            and vb.annotations_of(volume).get(vb.PROVISIONED_BY) == self.provisioner_name
             and self._node_of(volume) in self.nodes
         )
 
@@ -146,32 +125,17 @@ class LocalPathProvisioner:
                     return str(values[0])
         return ""
 
-    # ------------------------------------------------------------------ worker
-    async def _work(self) -> None:
-        while True:
-            try:
-                key = await self.queue.get()
-            except ShutDown:
-                return
-            try:
-                kind, _, rest = key.partition(":")
-                if kind == "claim":
-                    claim = self.claims.cache.get(rest)
-                    if claim is not None and self.wants_to_provision(claim):
-                        await self.provision(claim)
-                else:
-                    volume = self.volumes.cache.get(rest)
-                    if volume is not None and self.wants_to_delete(volume):
-                        await self.delete(volume)
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                log.warning("local-path %s: %s failed (retrying): %r", self.node_name, key, error)
-                self.queue.add_rate_limited(key)
-            else:
-                self.queue.forget(key)
-            finally:
-                self.queue.done(key)
+    # ------------------------------------------------------------------ sync
+    async def sync(self, key: str) -> None:
+        kind, _, rest = key.partition(":")
+        if kind == "claim":
+            claim = self.claims.cache.get(rest)
+            if claim is not None and self.wants_to_provision(claim):
+                await self.provision(claim)
+        else:
+            volume = self.volumes.cache.get(rest)
+            if volume is not None and self.wants_to_delete(volume):
+                await self.delete(volume)
 
     async def provision(self, claim: Obj) -> None:
         meta = claim["metadata"]
@@ -180,7 +144,7 @@ class LocalPathProvisioner:
             return
         class_name = vb.claim_class(claim)
         storage_class = self.classes.cache.get(class_name) if class_name else None
-        if storage_class is None or storage_class.get("provisioner") != self.name:
+        if storage_class is None or storage_class.get("provisioner") != self.provisioner_name:
             return
         await self._event(claim, "Normal", "Provisioning", f'External provisioner is provisioning volume for claim "{meta["namespace"]}/{meta["name"]}"')
         spec = claim.get("spec") or {}
@@ -201,7 +165,7 @@ class LocalPathProvisioner:
         volume: Obj = {
             "apiVersion": "v1",
             "kind": "PersistentVolume",
-            "metadata": {"name": pv_name, "annotations": {vb.PROVISIONED_BY: self.name}},
+            "metadata": {"name": pv_name, "annotations": {vb.PROVISIONED_BY: self.provisioner_name}},
             "spec": {
                 "accessModes": modes,
                 "capacity": {"storage": storage},
@@ -275,7 +239,7 @@ class LocalPathProvisioner:
             "reason": reason,
             "message": message,
             "source": {"component": self.identity},
-            "reportingComponent": self.name,
+            "reportingComponent": self.provisioner_name,
             "reportingInstance": self.identity,
             "firstTimestamp": now,
             "lastTimestamp": now,

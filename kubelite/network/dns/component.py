@@ -3,10 +3,10 @@ answer table (table.py) in step with the API, and a DNS server (server.py) answe
 forwarding other names to the upstream resolvers (by default the nameservers of the host's
 /etc/resolv.conf, never this server itself).
 
-Handlers only enqueue keys — ("service", "ns/name") for a Service or any of its slices,
-("pod", "ns/name") when a pod's IPs or phase change, ("namespace", name) — and one worker
-rebuilds just that entry of the table. `start()` returns once the caches are synced, the table
-holds all of them and the server listens.
+It runs on the generic controller loop (client/controller.py). Handlers only enqueue keys —
+`service:ns/name` for a Service or any of its slices, `pod:ns/name` when a pod's IPs or phase
+change, `namespace:name` — and one worker rebuilds just that entry of the table. `start()` returns
+once the caches are synced, the table holds all of them (before_workers) and the server listens.
 
 Level-triggered and stateless beyond caches. Must not write to the API (service.py writes the
 kube-dns Service) nor mutate informer objects.
@@ -14,8 +14,6 @@ kube-dns Service) nor mutate informer objects.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +21,8 @@ from typing import Any
 
 from kubelite.client.cache import object_key, split_key
 from kubelite.client.client import Client
-from kubelite.client.clock import Clock, RealClock
-from kubelite.client.informer import Informer
-from kubelite.client.workqueue import ShutDown, WorkQueue
+from kubelite.client.clock import Clock
+from kubelite.client.controller import Controller
 from kubelite.network.dns import resolvconf
 from kubelite.network.dns.forward import DEFAULT_TIMEOUT, Forwarder, parse_upstream
 from kubelite.network.dns.records import pod_addresses, service_records
@@ -36,7 +33,6 @@ from kubelite.network.proxy import SLICE_SERVICE_INDEX, index_slice_by_service
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
-Key = tuple[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,23 +54,20 @@ def _pod_dns_state(pod: Obj) -> tuple[Any, ...]:
     return (status.get("podIP"), str(status.get("podIPs")), status.get("phase"))
 
 
-class ClusterDNS:
+class ClusterDNS(Controller):
     def __init__(self, client: Client, options: DNSOptions | None = None, *, clock: Clock | None = None):
-        self.client = client
+        super().__init__(client, name="cluster-dns", workers=1, clock=clock)
         self.options = options or DNSOptions()
-        self.clock: Clock = clock or RealClock()
         self.table = AnswerTable(
             self.options.zone, dns_ip=self.options.dns_ip, pod_mode=self.options.pod_mode, ttl=self.options.ttl
         )
         self.server: DNSServer | None = None
-        self.queue: WorkQueue[Key] = WorkQueue(self.clock, name="cluster-dns")
-        self.informers: list[Informer] = []
-        self.services = self._informer("", "services")
-        self.slices = self._informer(
-            "discovery.k8s.io", "endpointslices", {SLICE_SERVICE_INDEX: index_slice_by_service}
+        self.services = self.informer("", "v1", "services")
+        self.slices = self.informer(
+            "discovery.k8s.io", "v1", "endpointslices", indexers={SLICE_SERVICE_INDEX: index_slice_by_service}
         )
-        self.pods = self._informer("", "pods")
-        self.namespaces = self._informer("", "namespaces")
+        self.pods = self.informer("", "v1", "pods")
+        self.namespaces = self.informer("", "v1", "namespaces")
         self.services.add_handler(
             on_add=self._service_changed,
             on_update=lambda _old, new: self._service_changed(new),
@@ -87,48 +80,33 @@ class ClusterDNS:
         )
         self.pods.add_handler(on_add=self._pod_changed, on_update=self._pod_updated, on_delete=self._pod_changed)
         self.namespaces.add_handler(on_add=self._namespace_changed, on_delete=self._namespace_changed)
-        self._worker: asyncio.Task[None] | None = None
-        self._running = False
-
-    def _informer(self, group: str, resource: str, indexers: dict[str, Any] | None = None) -> Informer:
-        if self.client.informers is not None:
-            found = self.client.informers.acquire(group, "v1", resource, indexers=indexers)
-        else:
-            found = Informer(
-                self.client.resource(group, "v1", resource),
-                indexers=indexers,
-                clock=self.clock,
-                name=f"cluster-dns/{resource}",
-            )
-        self.informers.append(found)
-        return found
 
     # ------------------------------------------------------------------ handlers (enqueue only)
     def _service_changed(self, service: Obj) -> None:
-        self.queue.add(("service", object_key(service)))
+        self.queue.add("service:" + object_key(service))
 
     def _slice_changed(self, slice_: Obj) -> None:
         for key in index_slice_by_service(slice_):
-            self.queue.add(("service", key))
+            self.queue.add("service:" + key)
 
     def _slice_updated(self, old: Obj, new: Obj) -> None:
         self._slice_changed(old)
         self._slice_changed(new)
 
     def _pod_changed(self, pod: Obj) -> None:
-        self.queue.add(("pod", object_key(pod)))
+        self.queue.add("pod:" + object_key(pod))
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:
         if _pod_dns_state(old) != _pod_dns_state(new):
             self._pod_changed(new)
 
     def _namespace_changed(self, namespace: Obj) -> None:
-        self.queue.add(("namespace", object_key(namespace)))
+        self.queue.add("namespace:" + object_key(namespace))
 
     # ------------------------------------------------------------------ sync
-    def sync(self, item: Key) -> None:
-        """Bring the table's entry for one key in line with the caches."""
-        kind, key = item
+    async def sync(self, key: str) -> None:
+        """Bring the table's entry for one key (`kind:key`) in line with the caches."""
+        kind, _, key = key.partition(":")
         if kind == "service":
             service = self.services.cache.get(key)
             if service is None:
@@ -142,25 +120,6 @@ class ClusterDNS:
         elif kind == "namespace":
             self.table.set_namespace(key, self.namespaces.cache.get(key) is not None)
         self.table.serial = int(self.clock.time())
-
-    def _sync_one(self, item: Key) -> None:
-        try:
-            self.sync(item)
-        except Exception:
-            log.exception("cluster-dns: sync %s failed (retrying)", item)
-            self.queue.add_rate_limited(item)
-        else:
-            self.queue.forget(item)
-        finally:
-            self.queue.done(item)
-
-    async def _work(self) -> None:
-        while True:
-            try:
-                item = await self.queue.get()
-            except ShutDown:
-                return
-            self._sync_one(item)
 
     # ------------------------------------------------------------------ lifecycle
     def upstreams(self) -> list[str]:
@@ -178,18 +137,10 @@ class ClusterDNS:
         own = {(self.options.host, self.options.port), (self.options.dns_ip, 53)}
         return [upstream for upstream in found if parse_upstream(upstream) not in own]
 
-    async def start(self) -> None:
-        """Sync the caches, fill the table, then listen; returns once queries are answered."""
-        if self._running:
-            return
-        self._running = True
-        for informer in self.informers:
-            informer.start()
-        for informer in self.informers:
-            await informer.wait_for_sync()
-        while len(self.queue):  # everything listed so far, before the first query
-            self._sync_one(await self.queue.get())
-        self._worker = asyncio.create_task(self._work(), name="cluster-dns worker")
+    async def before_workers(self) -> None:
+        """Fill the table with everything listed so far, then listen: `start()` returns once
+        queries are answered."""
+        await self.sync_queued()
         if self.options.serve:
             upstreams = self.upstreams()
             forwarder = Forwarder(upstreams, timeout=self.options.forward_timeout) if upstreams else None
@@ -198,23 +149,11 @@ class ClusterDNS:
             self.server = server
 
     async def stop(self) -> None:
-        """Close the server, stop the worker and let the informers go; idempotent."""
-        self._running = False
+        """Close the server, then stop the worker and let the informers go; idempotent."""
         server, self.server = self.server, None
         if server is not None:
             await server.stop()
-        self.queue.shutdown()
-        worker, self._worker = self._worker, None
-        if worker is not None:
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
-        informers, self.informers = self.informers, []
-        for informer in informers:
-            if self.client.informers is not None:
-                await self.client.informers.release(informer)
-            else:
-                await informer.stop()
+        await super().stop()
 
     @property
     def port(self) -> int:

@@ -36,9 +36,8 @@ from typing import Any
 from kubelite.api.errors import StatusError
 from kubelite.client.cache import object_key, split_key
 from kubelite.client.client import Client
-from kubelite.client.clock import Clock, RealClock
-from kubelite.client.informer import Informer
-from kubelite.client.workqueue import ShutDown, WorkQueue
+from kubelite.client.clock import Clock
+from kubelite.client.controller import Controller
 from kubelite.network.ingress.classes import CONTROLLER_NAME, ClassChoice, choose_classes
 from kubelite.network.ingress.config import (
     CERTS_DIR,
@@ -146,25 +145,26 @@ class ConfigRejected(Exception):
     """nginx refused a rendering and no Ingress could be blamed for it."""
 
 
-class IngressController:
+class IngressController(Controller):
+    """On the generic controller loop (client/controller.py): the key CONFIG_KEY is a config
+    sync, any other key an Ingress whose status to sync."""
+
     def __init__(self, client: Client, options: IngressOptions, *, clock: Clock | None = None, workers: int = 2):
-        self.client = client
+        super().__init__(client, name="ingress-nginx", workers=workers, clock=clock)
         self.options = options
-        self.clock: Clock = clock or RealClock()
-        self.workers = max(1, workers)
         self.nginx_options = options.nginx_options()
         self.conf_path = options.prefix / CONF_FILE
         self.nginx = NginxProcess(options.prefix, self.conf_path, options.prefix / PID_FILE, options.nginx_binary)
-        self.queue: WorkQueue[str] = WorkQueue(self.clock, name="ingress-nginx")
         self.ingress_client = client.resource("networking.k8s.io", "v1", "ingresses")
         self.event_client = client.resource("", "v1", "events")
-        self.informers: list[Informer] = []
-        self.ingresses = self._informer("networking.k8s.io", "ingresses")
-        self.classes = self._informer("networking.k8s.io", "ingressclasses")
-        self.services = self._informer("", "services")
-        self.slices = self._informer("discovery.k8s.io", "endpointslices", {SLICE_BY_SERVICE: index_slice_by_service})
-        self.secrets = self._informer("", "secrets")
-        self.nodes = self._node_informer()
+        self.ingresses = self.informer("networking.k8s.io", "v1", "ingresses")
+        self.classes = self.informer("networking.k8s.io", "v1", "ingressclasses")
+        self.services = self.informer("", "v1", "services")
+        self.slices = self.informer("discovery.k8s.io", "v1", "endpointslices", indexers={SLICE_BY_SERVICE: index_slice_by_service})
+        self.secrets = self.informer("", "v1", "secrets")
+        # only this node when it is named (its addresses go into status), else every node
+        node_selector = f"metadata.name={options.node_name}" if options.node_name else ""
+        self.nodes = self.informer("", "v1", "nodes", field_selector=node_selector)
         self.ingresses.add_handler(self._ingress_changed, self._ingress_updated, self._ingress_gone)
         self.classes.add_handler(self._classes_changed, lambda _old, _new: self._classes_changed(_new), self._classes_changed)
         for informer, referenced in ((self.services, "services"), (self.slices, "slices"), (self.secrets, "secrets")):
@@ -178,30 +178,6 @@ class IngressController:
         self._accepted: dict[str, IngressSource] = {}  # last version nginx accepted, per Ingress
         self._referenced: dict[str, set[str]] = {"services": set(), "slices": set(), "secrets": set()}
         self._reported: dict[str, tuple[str, ...]] = {}  # Ingress key -> last event recorded about it
-        self._tasks: list[asyncio.Task[None]] = []
-        self._running = False
-
-    def _informer(self, group: str, resource: str, indexers: dict[str, Any] | None = None) -> Informer:
-        if self.client.informers is not None:
-            found = self.client.informers.acquire(group, "v1", resource, indexers=indexers)
-        else:
-            found = Informer(
-                self.client.resource(group, "v1", resource), indexers=indexers, clock=self.clock, name=f"ingress/{resource}"
-            )
-        self.informers.append(found)
-        return found
-
-    def _node_informer(self) -> Informer:
-        if not self.options.node_name:
-            return self._informer("", "nodes")
-        found = Informer(
-            self.client.resource("", "v1", "nodes"),
-            field_selector=f"metadata.name={self.options.node_name}",
-            clock=self.clock,
-            name="ingress/node",
-        )
-        self.informers.append(found)
-        return found
 
     # ------------------------------------------------------------------ events (enqueue only)
     def request_config_sync(self) -> None:
@@ -251,43 +227,28 @@ class IngressController:
             self.queue.add(key)
 
     # ------------------------------------------------------------------ lifecycle
-    async def start(self) -> None:
-        """Prepare nginx's directory, wait for the caches, serve the first configuration (starting
-        nginx), then run the workers."""
-        if self._running:
-            return
-        self._running = True
+    async def before_workers(self) -> None:
+        """With the caches synced: prepare nginx's directory, serve the first configuration
+        (starting nginx) and queue every Ingress's status; the workers run after this."""
         self._prepare_prefix()
-        for informer in self.informers:
-            informer.start()
-        for informer in self.informers:
-            await informer.wait_for_sync()
         try:
             await self.sync_config()
         except Exception as err:  # retried by the workers
             log.warning("ingress: first configuration failed (retrying): %s", err)
             self.queue.add_rate_limited(CONFIG_KEY)
         self._all_statuses()
-        self._tasks = [asyncio.create_task(self._work(), name=f"ingress worker {i}") for i in range(self.workers)]
         self._tasks.append(asyncio.create_task(self._watch_nginx(), name="ingress nginx watch"))
 
+    async def sync(self, key: str) -> None:
+        if key == CONFIG_KEY:
+            await self.sync_config()
+        else:
+            await self.sync_status(key)
+
     async def stop(self) -> None:
-        """Stop the workers, nginx (by its PID) and the informers; idempotent."""
-        self._running = False
-        self.queue.shutdown()
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Stop the workers and the informers, then nginx (by its PID); idempotent."""
+        await super().stop()
         await self.nginx.stop()
-        informers, self.informers = self.informers, []
-        for informer in informers:
-            if self.client.informers is not None:
-                await self.client.informers.release(informer)
-            else:
-                await informer.stop()
 
     def _prepare_prefix(self) -> None:
         prefix = self.options.prefix
@@ -306,27 +267,6 @@ class IngressController:
             if self._running:
                 log.warning("ingress: nginx exited with status %s; starting it again", status)
                 self.queue.add_rate_limited(CONFIG_KEY)
-
-    async def _work(self) -> None:
-        while True:
-            try:
-                key = await self.queue.get()
-            except ShutDown:
-                return
-            try:
-                if key == CONFIG_KEY:
-                    await self.sync_config()
-                else:
-                    await self.sync_status(key)
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:
-                log.info("ingress: sync %r failed (retrying): %s", key or "config", err)
-                self.queue.add_rate_limited(key)
-            else:
-                self.queue.forget(key)
-            finally:
-                self.queue.done(key)
 
     # ------------------------------------------------------------------ configuration
     def class_choice(self) -> ClassChoice:
