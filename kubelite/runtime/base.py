@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 Obj = dict[str, Any]
 ContainerPhase = Literal["waiting", "running", "terminated"]
@@ -108,6 +108,16 @@ class UsageSource(Protocol):
     async def resource_usage(self) -> ResourceUsage:
         """Cumulative CPU and working-set memory of every running container and of the node."""
         ...
+
+
+@runtime_checkable
+class PullReporter(Protocol):
+    """What a runtime whose container start pulls the image offers next to `Runtime`: it calls
+    every listener with (pod uid, container name, seconds the pull took) when a start pulled the
+    container's image — synchronously, before that `start_container` returns or raises — so the
+    kubelet's Pulled event can say how long the pull itself took."""
+
+    def on_image_pulled(self, listener: Callable[[str, str, float], None]) -> None: ...
 
 
 class Runtime(Protocol):

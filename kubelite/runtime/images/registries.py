@@ -138,6 +138,9 @@ class RegistryConfig:
         self._mirrors: dict[str, list[Endpoint]] = {}
         self._auth: dict[str, Credentials | None] = {}
         self._tls: dict[str, TLSSettings] = {}
+        for section in ("configs", "mirrors"):
+            if not isinstance(data.get(section) or {}, dict):
+                raise RegistryConfigError(f"{section} must be a mapping of registry names")
         for host, entry in (data.get("configs") or {}).items():
             if not isinstance(entry, dict):
                 raise RegistryConfigError(f"configs.{host} must be a mapping")
@@ -156,6 +159,8 @@ class RegistryConfig:
                 (re.compile(pattern), re.sub(r"\$(\d+)", r"\\g<\1>", str(replacement)))
                 for pattern, replacement in (entry.get("rewrite") or {}).items()
             )
+            if not isinstance(entry.get("endpoint") or [], list):
+                raise RegistryConfigError(f"mirrors.{registry}.endpoint must be a list of URLs")
             endpoints = []
             for url in entry.get("endpoint") or []:
                 endpoints.append(self._endpoint(str(url), rewrites, registry=str(registry)))

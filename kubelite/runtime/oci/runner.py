@@ -26,6 +26,7 @@ import orjson
 from kubelite.runtime.oci import commands
 from kubelite.runtime.oci.cgroups import CgroupLayout
 from kubelite.runtime.oci.errors import OciCommandError
+from kubelite.runtime.syncpipe import read_line
 
 CONMON_SYNC_TIMEOUT = 30.0
 RECONNECT_CTL = b"2 0 0\n"  # conmon's ctl message: reopen the log file
@@ -196,30 +197,7 @@ def reopen_log(bundle: Path) -> bool:
 
 async def _read_sync(fd: int) -> dict[str, Any]:
     """conmon's first sync-pipe message: {"data": pid} or {"data": -1, "message": "..."}."""
-    loop = asyncio.get_running_loop()
-    os.set_blocking(fd, False)
-    buffer = b""
-    waiter: asyncio.Future[None] = loop.create_future()
-
-    def readable() -> None:
-        if not waiter.done():
-            waiter.set_result(None)
-
-    loop.add_reader(fd, readable)
-    try:
-        while b"\n" not in buffer:
-            try:
-                chunk = os.read(fd, 4096)
-            except BlockingIOError:
-                await waiter
-                waiter = loop.create_future()
-                continue
-            if not chunk:
-                break
-            buffer += chunk
-    finally:
-        loop.remove_reader(fd)
-    line = buffer.split(b"\n", 1)[0].strip()
+    line = (await read_line(fd)).strip()
     if not line:
         return {}
     try:
