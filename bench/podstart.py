@@ -6,6 +6,9 @@ with imagePullPolicy Never so no pull is timed.
     p50/p99/max, from a watch whose events are timestamped on receipt (as bench/density.py).
 (b) Those pods deleted, then 110 pods (the node's max pods) created at once: the wall time until
     every one is Ready (target <= 60 s).
+(c) Pods starting while others terminate: 8 pods that ignore SIGTERM, with a 20 s grace period,
+    are deleted, then 20 new pods are created at once: the wall time until all 20 are Running
+    (a terminating pod must not hold up another pod's start), then until the 8 are gone.
 RSS of the server process idle (node Ready, no pods) and with the pods running. The kubelet, the
 API server, the controllers and the scheduler run in that one process, so its RSS is an upper
 bound of the kubelet's; each running container also has a small conmon monitor, summed apart.
@@ -16,7 +19,7 @@ server stopped, `kubelite server --reset` run, and what could be left (netns, br
 mounts, table, conmon processes) is checked to be gone. Prints a summary; asserts only the
 clean-up. Targets: create -> Running p99 <= 1 s (upstream SLO 5 s); 110 pods Ready <= 60 s.
 
-Usage: sudo python bench/podstart.py [--pods 100] [--rate 20] [--full 110]
+Usage: sudo python bench/podstart.py [--pods 100] [--rate 20] [--full 110] [--stubborn 8] [--grace 20] [--after 20]
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -109,16 +113,20 @@ def _net_flags(net: RunNames, table: str) -> list[str]:
     ]  # fmt: skip
 
 
-def _pod(name: str) -> Obj:
+SLEEP = ["sleep", "3600"]
+IGNORE_SIGTERM = ["sh", "-c", "trap '' TERM; while true; do sleep 1; done"]  # lasts its whole grace period
+
+
+def _pod(name: str, *, grace: int = 1, command: list[str] = SLEEP, role: str = "plain") -> Obj:
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name, "labels": {"bench": "podstart"}},
+        "metadata": {"name": name, "labels": {"bench": "podstart", "role": role}},
         "spec": {
-            "terminationGracePeriodSeconds": 1,
+            "terminationGracePeriodSeconds": grace,
             "automountServiceAccountToken": False,
             "enableServiceLinks": False,
-            "containers": [{"name": "sleep", "image": BUSYBOX, "imagePullPolicy": "Never", "command": ["sleep", "3600"]}],
+            "containers": [{"name": "sleep", "image": BUSYBOX, "imagePullPolicy": "Never", "command": command}],
         },
     }
 
@@ -189,20 +197,24 @@ class PodWatch:
                 pass
 
 
-async def _create(http: aiohttp.ClientSession, name: str, created: dict[str, float]) -> None:
+async def _create(http: aiohttp.ClientSession, name: str, created: dict[str, float], body: Obj | None = None) -> None:
     created[name] = time.monotonic()
-    async with http.post(f"/api/v1/namespaces/{NAMESPACE}/pods", json=_pod(name)) as response:
+    async with http.post(f"/api/v1/namespaces/{NAMESPACE}/pods", json=body or _pod(name)) as response:
         if response.status != 201:
             print(f"create {name}: {response.status} {await response.text()}", flush=True)
+
+
+async def _delete(http: aiohttp.ClientSession, selector: str) -> None:
+    async with http.delete(f"/api/v1/namespaces/{NAMESPACE}/pods?labelSelector={selector}") as response:
+        if response.status != 200:
+            print(f"delete pods: {response.status} {await response.text()}", flush=True)
 
 
 async def _delete_all(http: aiohttp.ClientSession, watch: PodWatch, data_dir: Path, timeout: float = 120.0) -> float:
     """Delete the bench's pods gracefully (the kubelet stops them, then removes the objects);
     seconds until the objects and their containers' conmon monitors are gone."""
     started = time.monotonic()
-    async with http.delete(f"/api/v1/namespaces/{NAMESPACE}/pods?labelSelector=bench%3Dpodstart") as response:
-        if response.status != 200:
-            print(f"delete pods: {response.status} {await response.text()}", flush=True)
+    await _delete(http, "bench%3Dpodstart")
     if not await watch.until(lambda: not watch.names, timeout):
         print(f"{len(watch.names)} pods still there {timeout:.0f} s after their deletion", flush=True)
     while _conmons_under(data_dir) and time.monotonic() - started < timeout:
@@ -232,8 +244,8 @@ def _session(server: RunningServer) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(server.url, headers=headers, connector=aiohttp.TCPConnector(ssl=context, limit=64))
 
 
-async def measure(server: RunningServer, data_dir: Path, pods: int, rate: float, full: int) -> list[tuple[str, str]]:
-    rows: list[tuple[str, str]] = []
+async def measure(server: RunningServer, data_dir: Path, pods: int, rate: float, full: int, busy: Busy, rows: list[tuple[str, str]]) -> None:
+    """Fills `rows` as it goes (what was measured is kept when a later step fails)."""
     async with _session(server) as http:
         node = await _node_ready(http)
         await asyncio.sleep(2.0)  # let start-up work (informers, node services) settle
@@ -287,7 +299,47 @@ async def measure(server: RunningServer, data_dir: Path, pods: int, rate: float,
         rows.append((f"server RSS with {ready_count} pods Running", f"{_rss_mb(server.process.pid):.0f} MB"))
         rows.append((f"conmon monitors: {len(conmons)}, summed RSS", f"{sum(_rss_mb(p) for p in conmons):.0f} MB"))
         rows.append((f"delete {full} pods (grace 1 s) until gone", f"{await _delete_all(http, watch, data_dir):.1f} s"))
+
+        # (c) pods starting while others take their whole grace period to stop
+        if busy.stubborn:
+            rows.extend(await _starts_while_terminating(http, watch, data_dir, busy))
         await watch.stop()
+
+
+@dataclass(frozen=True)
+class Busy:
+    """Scenario (c): `stubborn` pods ignoring SIGTERM with `grace` seconds are deleted, then
+    `after` pods are created."""
+
+    stubborn: int = 8
+    grace: int = 20
+    after: int = 20
+
+
+async def _starts_while_terminating(http: aiohttp.ClientSession, watch: PodWatch, data_dir: Path, busy: Busy) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    stubborn: dict[str, float] = {}
+    bodies = {f"stubborn-{i:02d}": _pod(f"stubborn-{i:02d}", grace=busy.grace, command=IGNORE_SIGTERM, role="stubborn") for i in range(busy.stubborn)}
+    await asyncio.gather(*(_create(http, name, stubborn, body) for name, body in bodies.items()))
+    if not await watch.until(lambda: all(n in watch.running for n in stubborn), 60.0):
+        rows.append((f"(c) {busy.stubborn} SIGTERM-ignoring pods did not all run within 60 s", ""))
+        return rows
+    deleted = time.monotonic()
+    await _delete(http, "bench%3Dpodstart%2Crole%3Dstubborn")
+    await asyncio.sleep(1.0)  # the kubelet has begun stopping them
+    created: dict[str, float] = {}
+    start = time.monotonic()
+    await asyncio.gather(*(_create(http, f"during-{index:03d}", created) for index in range(busy.after)))
+    all_running = await watch.until(lambda: all(n in watch.running for n in created), busy.grace + 60.0)
+    wall = max((watch.running[n] for n in created if n in watch.running), default=start) - start
+    count = sum(1 for n in created if n in watch.running)
+    label = f"(c) {busy.after} pods created while {busy.stubborn} pods stop (grace {busy.grace} s, SIGTERM ignored): all Running"
+    rows.append((label, f"{wall:.1f} s ({count}/{busy.after})" + ("" if all_running else " TIMED OUT")))
+    to_running = [(watch.running[n] - created[n]) * 1000 for n in created if n in watch.running]
+    rows.append((f"(c) {busy.after} pods while others stop: create -> Running", _summary(to_running)))
+    gone = await watch.until(lambda: not any(n in watch.names for n in stubborn), busy.grace + 60.0)
+    rows.append((f"(c) {busy.stubborn} stopping pods gone after their delete", f"{time.monotonic() - deleted:.1f} s" + ("" if gone else " TIMED OUT")))
+    rows.append((f"(c) delete {busy.after} pods (grace 1 s) until gone", f"{await _delete_all(http, watch, data_dir):.1f} s"))
     return rows
 
 
@@ -305,7 +357,15 @@ def _leftovers(data_dir: Path, net: RunNames, table: str) -> list[str]:
     return left
 
 
-def run(pods: int, rate: float, full: int) -> None:
+def _print(rows: list[tuple[str, str]]) -> None:
+    width = max((len(label) for label, _ in rows), default=10)
+    print(f"\n{'podstart (real node, runc)':<{width}}  figure")
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+    print("targets: create -> Running p99 <= 1000 ms (upstream SLO 5 s); all 110 Ready <= 60 s; (c) all Running well before the grace period ends")
+
+
+def run(pods: int, rate: float, full: int, busy: Busy) -> None:
     if os.geteuid() != 0:
         sys.exit("bench/podstart.py needs root (runc, CNI, cgroups)")
     root = Path(tempfile.mkdtemp(prefix="kubelite-podstart-"))
@@ -318,8 +378,9 @@ def run(pods: int, rate: float, full: int) -> None:
     server = start_server(data_dir, "--kubelet-port", str(free_port()), *flags, agent=True, timeout=60.0)
     rows: list[tuple[str, str]] = []
     try:
-        rows = asyncio.run(measure(server, data_dir, pods, rate, full))
+        asyncio.run(measure(server, data_dir, pods, rate, full, busy, rows))
     finally:
+        _print(rows)
         server.stop()
         reset = subprocess.run(
             [sys.executable, "-m", "kubelite.cli.main", "server", "--data-dir", str(data_dir), "--reset", *flags], capture_output=True, text=True
@@ -327,11 +388,6 @@ def run(pods: int, rate: float, full: int) -> None:
         left = _leftovers(data_dir, net, table)
         if reset.returncode == 0 and not left:
             shutil.rmtree(root, ignore_errors=True)
-    width = max((len(label) for label, _ in rows), default=10)
-    print(f"\n{'podstart (real node, runc)':<{width}}  figure")
-    for label, value in rows:
-        print(f"{label:<{width}}  {value}")
-    print("targets: create -> Running p99 <= 1000 ms (upstream SLO 5 s); all 110 Ready <= 60 s")
     assert reset.returncode == 0, reset.stderr
     assert not left, f"left behind: {left}"
     print("clean-up: reset done, nothing left behind")
@@ -342,8 +398,11 @@ def main() -> None:
     parser.add_argument("--pods", type=int, default=100, help="pods created at --rate")
     parser.add_argument("--rate", type=float, default=20.0, help="pods per second")
     parser.add_argument("--full", type=int, default=110, help="pods created at once after those are gone (the node's max pods)")
+    parser.add_argument("--stubborn", type=int, default=8, help="(c): pods that ignore SIGTERM, deleted (0: skip (c))")
+    parser.add_argument("--grace", type=int, default=20, help="(c): their grace period in seconds")
+    parser.add_argument("--after", type=int, default=20, help="(c): pods created while they stop")
     args = parser.parse_args()
-    run(args.pods, args.rate, args.full)
+    run(args.pods, args.rate, args.full, Busy(args.stubborn, args.grace, args.after))
 
 
 if __name__ == "__main__":

@@ -110,7 +110,7 @@ class NodeAgent:
         self.pod_workers.unregister(self.node_name)
         if self._owns_workers:
             await self.pod_workers.stop()
-        await self.pods.probes.stop()
+        await self.pods.stop()  # its terminations in flight and its probes
         await self.recorder.stop()
 
     async def _sync_node_status(self) -> None:

@@ -103,9 +103,11 @@ class KubeletEvents:
     def pulling(self, pod: Obj, name: str, image: str) -> None:
         self.container(pod, name, NORMAL, PULLING, f'Pulling image "{image}"')
 
-    def pulled(self, pod: Obj, name: str, image: str, seconds: float, size: int) -> None:
+    def pulled(self, pod: Obj, name: str, image: str, seconds: float, size: int, total: float | None = None) -> None:
+        """`seconds` the pull took, `total` with the wait before it (the same when not given)."""
         took = go_duration(seconds)
-        message = f'Successfully pulled image "{image}" in {took} ({took} including waiting). Image size: {size} bytes.'
+        waited = took if total is None else go_duration(max(total, seconds))
+        message = f'Successfully pulled image "{image}" in {took} ({waited} including waiting). Image size: {size} bytes.'
         self.container(pod, name, NORMAL, PULLED, message)
 
     def already_present(self, pod: Obj, name: str, image: str) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import shutil
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from pathlib import Path
 from kubelite.client.client import Client
 from kubelite.client.clock import Clock, RealClock
 from kubelite.kubelet.agent import NodeAgent
+from kubelite.kubelet.images import pod_pull_secrets
 from kubelite.kubelet.localpath import LocalPathProvisioner
 from kubelite.kubelet.objects import KubeletObjects
 from kubelite.kubelet.ocistreams import OciStreams
@@ -29,7 +31,7 @@ from kubelite.kubelet.options import KubeletOptions
 from kubelite.kubelet.server import KubeletAuth, KubeletServer, kubelet_ssl_context
 from kubelite.kubelet.volumes import VolumeManager
 from kubelite.runtime.oci.errors import RuntimeUnavailable
-from kubelite.runtime.oci.runtime import OciOptions, OciRuntime
+from kubelite.runtime.oci.runtime import OciOptions, OciRuntime, PullSecrets
 from kubelite.runtime.process.runtime import ProcessOptions, ProcessRuntime
 
 log = logging.getLogger(__name__)
@@ -52,10 +54,14 @@ class LocalNodeOptions:
     netns_prefix: str = "kubelite-"
     cluster_dns: tuple[str, ...] = ()
     runtime: str = "auto"  # auto (OCI where the machine allows it, else process), oci or process
+    private_registry: Path | None = None  # registries.yaml: mirrors and credentials for pulls
 
 
 def choose_runtime(
-    options: LocalNodeOptions, volume_paths: VolumeManager | None = None, clock: Clock | None = None
+    options: LocalNodeOptions,
+    volume_paths: VolumeManager | None = None,
+    clock: Clock | None = None,
+    pull_secrets: PullSecrets | None = None,
 ) -> OciRuntime | ProcessRuntime:
     """The OCI runtime when `check_host` passes (or `runtime` is "oci": its RuntimeUnavailable
     then propagates), else the process runtime, announced by one warning naming the reason."""
@@ -69,8 +75,10 @@ def choose_runtime(
                     network_name=options.bridge,
                     netns_prefix=options.netns_prefix,
                     cluster_dns=options.cluster_dns,
+                    registries=options.private_registry,
                 ),
                 volume_paths=volume_paths,
+                pull_secrets=pull_secrets,
                 time_source=clock,
             )
         except RuntimeUnavailable as exc:
@@ -80,8 +88,15 @@ def choose_runtime(
     elif options.runtime != "process":
         raise RuntimeUnavailable(f"unknown runtime {options.runtime!r} (auto, oci or process)")
     return ProcessRuntime(
-        ProcessOptions(data_dir=options.data_dir, cgroup_parent=options.cgroup_parent, node_ip=options.node_ip, cluster_dns=options.cluster_dns),
+        ProcessOptions(
+            data_dir=options.data_dir,
+            cgroup_parent=options.cgroup_parent,
+            node_ip=options.node_ip,
+            cluster_dns=options.cluster_dns,
+            registries=options.private_registry,
+        ),
         volume_paths=volume_paths,
+        pull_secrets=pull_secrets,
         time_source=clock,
     )
 
@@ -93,7 +108,7 @@ class LocalNode:
         self.clock = clock or RealClock()
         objects = KubeletObjects(client)
         self.volumes = VolumeManager(options.data_dir / "kubelet" / "pods", objects, host_ip=lambda: options.node_ip)
-        self.runtime = choose_runtime(options, self.volumes, self.clock)
+        self.runtime = choose_runtime(options, self.volumes, self.clock, functools.partial(pod_pull_secrets, objects))
         self.volumes.allocatable = self.runtime.node_capacity
         kubelet_options = KubeletOptions(pod_cidr=options.pod_cidr, node_ip=options.node_ip, kubelet_port=options.kubelet_port)
         self.agent = NodeAgent(client, options.node_name, self.runtime, kubelet_options, self.clock, objects=objects, volumes=self.volumes)

@@ -12,14 +12,19 @@ containers that fail liveness; postStart runs after a start, preStop before a gr
 Each step records upstream's kubelet events (events.py): Pulling/Pulled, Created, Started,
 Failed, BackOff, Killing, Unhealthy, FailedMount, FailedPostStartHook, FailedPreStopHook.
 
-A graceful stop in progress is cut short when the pod's deletionGracePeriodSeconds drops (a
-second delete with a shorter grace period, the garbage collector): `observe` (called by the
-informer's handler) signals it, and the stop restarts with the new, shorter grace, as upstream's
-pod workers do with killPodOptions.
+A pod's termination (preStop hooks, the stop with its grace period, the final status, the
+confirming delete, removal from the runtime) runs as a task of its own (terminations.py), retried
+with backoff until done, so a pod that takes its whole grace period holds no pod worker; while it
+runs, syncs of that pod do nothing (it never starts again), and a new pod under the same name
+(another uid) starts at once, independent of it. A graceful stop in progress is cut short when
+the pod's deletionGracePeriodSeconds drops (a second delete with a shorter grace period, the
+garbage collector): `observe` (called by the informer's handler) signals it, and the stop restarts
+with the new, shorter grace, as upstream's pod workers do with killPodOptions; a pod gone from
+the API meanwhile is stopped at once.
 
 Its only state is which runtime pod (uid) holds each key, the last status it wrote, back-off
-timers and probe results: all are rebuilt from `Runtime.list_pods()`, the informer and fresh
-probes after a restart.
+timers, probe results and the terminations in flight: all are rebuilt from
+`Runtime.list_pods()`, the informer and fresh probes after a restart.
 
 Must not watch anything or run workers (PodWorkers does), nor touch the Node or Lease.
 """
@@ -44,9 +49,10 @@ from kubelite.kubelet.images import image_index, image_size, pull_plan
 from kubelite.kubelet.objects import KubeletObjects
 from kubelite.kubelet.podstatus import TERMINAL_PHASES, build_pod_status, same_status, should_restart
 from kubelite.kubelet.probes import ProbeManager
+from kubelite.kubelet.terminations import Terminations
 from kubelite.kubelet.timestamps import rfc3339
 from kubelite.kubelet.volumes import VolumeError, VolumeManager, needs_refresh
-from kubelite.runtime.base import ContainerStatus, PodStatus, Runtime
+from kubelite.runtime.base import ContainerStatus, PodStatus, PullReporter, Runtime
 from kubelite.runtime.oci.errors import ContainerStartError
 
 log = logging.getLogger(__name__)
@@ -59,6 +65,8 @@ CONFIG_RETRY = 10.0  # a container waiting on a missing ConfigMap/Secret, or a v
 VOLUME_REFRESH = 60.0  # volumes from ConfigMaps, Secrets, tokens and the downward API are rewritten this often
 MIN_GRACE_AFTER_PRE_STOP = 2.0  # upstream's minimumGracePeriodInSeconds
 DEFAULT_GRACE = 30
+TERMINATION_RETRY_INITIAL = 1.0  # a termination that failed (API or runtime error) is retried after this,
+TERMINATION_RETRY_MAX = 10.0  # doubling up to upstream's pod worker back-off period
 Waiting = dict[str, tuple[str, str]]
 
 
@@ -89,10 +97,9 @@ def termination_grace(pod: Obj) -> int:
 class _Stopping:
     """A graceful stop in progress; `shortened` is set when its grace period dropped."""
 
-    __slots__ = ("uid", "grace", "shortened")
+    __slots__ = ("grace", "shortened")
 
-    def __init__(self, uid: str, grace: int):
-        self.uid = uid
+    def __init__(self, grace: int):
         self.grace = grace
         self.shortened = asyncio.Event()
 
@@ -151,7 +158,17 @@ class PodSyncer:
         )
         self._pull_backoff: dict[tuple[str, str], tuple[float, float, str]] = {}  # (uid, name) -> until, delay, message
         self._previous: dict[tuple[str, str], ContainerStatus] = {}  # (uid, name) -> the attempt a restart replaced
-        self._stopping: dict[str, _Stopping] = {}  # key -> the graceful stop in progress
+        self._pulls: dict[tuple[str, str], tuple[float, float]] = {}  # (uid, name) -> pull seconds, clock when reported
+        if isinstance(runtime, PullReporter):
+            runtime.on_image_pulled(self._pulled)
+        self.terminations = Terminations()
+        self._stopping: dict[str, _Stopping] = {}  # uid -> the graceful stop in progress
+        self._terminated: dict[str, str] = {}  # key -> uid whose termination finished (until the informer shows it gone)
+
+    async def stop(self) -> None:
+        """Cancel the terminations in flight (a restarted kubelet takes them up again) and the probes."""
+        await self.terminations.stop()
+        await self.probes.stop()
 
     async def recover(self) -> list[str]:
         """Adopt what the runtime already runs; returns the keys to sync."""
@@ -172,10 +189,14 @@ class PodSyncer:
             del self._pull_backoff[backoff]
         for replaced in [k for k in self._previous if k[0] == uid]:
             del self._previous[replaced]
+        for pulled in [k for k in self._pulls if k[0] == uid]:
+            del self._pulls[pulled]
         if self.uids.get(key) == uid:
             del self.uids[key]
         self.keys.pop(uid, None)
-        self._written.pop(key, None)
+        written = self._written.get(key)
+        if written is not None and written["metadata"].get("uid") == uid:
+            del self._written[key]
 
     def _current(self, key: str) -> Obj | None:
         """The informer's pod, or our last write of it when that is newer."""
@@ -197,17 +218,27 @@ class PodSyncer:
         pod = self._current(key)
         held_uid = self.uids.get(key)
         if pod is None or (pod.get("spec") or {}).get("nodeName") != self.node_name:
+            self._terminated.pop(key, None)
             if held_uid is not None:
+                if self.terminations.running(held_uid):
+                    self._shorten(held_uid, 0)  # gone from the API: its stop ends at once, its task removes it
+                    return None
                 runtime_pod = await self.runtime.pod_status(held_uid)
                 if runtime_pod is not None and pod is not None:
                     await self.runtime.stop_pod(pod, 0)
                 await self._forget(key, held_uid)
             return None
         uid = str(pod["metadata"]["uid"])
+        if self._terminated.get(key, uid) != uid:
+            del self._terminated[key]
         if held_uid is not None and held_uid != uid:  # the name now belongs to a new pod
-            await self._forget(key, held_uid)
+            if self.terminations.running(held_uid):
+                self._shorten(held_uid, 0)  # the old pod is gone from the API; the new one does not wait for it
+            else:
+                await self._forget(key, held_uid)
         if pod["metadata"].get("deletionTimestamp"):
-            await self._terminate(key, pod)
+            if not self.terminations.running(uid) and self._terminated.get(key) != uid:
+                self.terminations.start(uid, self._terminate(key, pod), f"kubelet {self.node_name}: terminating {key}")
             return None
         if (pod.get("status") or {}).get("phase") in TERMINAL_PHASES:
             runtime_pod = await self.runtime.pod_status(uid)
@@ -332,21 +363,25 @@ class PodSyncer:
         try:
             status = await self.runtime.start_container(pod, resolved)
         except ContainerStartError as exc:
+            pull, total = self._pull_times(uid, name, started)
             waiting[name] = (exc.reason, exc.message)
             if exc.reason in ("ErrImagePull", "ErrImageNeverPull", "InvalidImageName"):
                 self.events.image_failed(pod, name, image, exc.reason, exc.message)
             else:
                 size = image_size(self.images, image) if plan == "pull" else 0
                 if size:  # pulled, then the container could not be made
-                    self.events.pulled(pod, name, image, self.clock.monotonic() - started, size)
+                    self.events.pulled(pod, name, image, pull, size, total)
                 self.events.failed(pod, name, exc.message)
             if exc.reason == "ErrImagePull":
                 delay = BACKOFF_INITIAL if backoff is None else min(backoff[1] * 2, BACKOFF_MAX)
                 self._pull_backoff[(uid, name)] = (now + delay, delay, exc.message)
-                return delay
+                # shown as ErrImagePull for the first half of the back-off, then ImagePullBackOff
+                # until the next pull (as upstream's 10 s worker resync alternates them)
+                return delay / 2
             return CONFIG_RETRY
-        if plan == "pull":  # the runtime's start includes the pull: the time is an upper bound
-            self.events.pulled(pod, name, image, self.clock.monotonic() - started, image_size(self.images, image))
+        pull, total = self._pull_times(uid, name, started)
+        if plan == "pull":
+            self.events.pulled(pod, name, image, pull, image_size(self.images, image), total)
         self.events.created(pod, name)
         self.events.started(pod, name)
         self._pull_backoff.pop((uid, name), None)
@@ -359,6 +394,20 @@ class PodSyncer:
                 self.events.killing(pod, name, "FailedPostStartHook")
                 await self._stop_one(pod, name, 0)
         return None
+
+    def _pulled(self, uid: str, name: str, seconds: float) -> None:
+        """PullReporter listener: the runtime's start of (uid, name) pulled for `seconds`."""
+        self._pulls[(uid, name)] = (seconds, self.clock.monotonic())
+
+    def _pull_times(self, uid: str, name: str, started: float) -> tuple[float, float]:
+        """(the pull, the pull with the wait before it) of the start begun at `started`: as the
+        runtime reported them, else the whole start (an upper bound) for both."""
+        reported = self._pulls.pop((uid, name), None)
+        if reported is None:
+            elapsed = self.clock.monotonic() - started
+            return elapsed, elapsed
+        seconds, at = reported
+        return seconds, max(seconds, at - started)
 
     async def _stop_one(self, pod: Obj, name: str, grace: float) -> None:
         if isinstance(self.runtime, ContainerStopper):
@@ -382,15 +431,41 @@ class PodSyncer:
     def observe(self, pod: Obj) -> None:
         """The informer saw `pod` change (never blocks): a stop in progress whose grace period
         the pod's deletionGracePeriodSeconds now undercuts is cut short."""
-        stopping = self._stopping.get(object_key(pod))
-        if stopping is None or str(pod["metadata"].get("uid")) != stopping.uid:
-            return
         grace = pod["metadata"].get("deletionGracePeriodSeconds")
-        if grace is not None and int(grace) < stopping.grace:
-            stopping.grace = int(grace)
+        if grace is not None:
+            self._shorten(str(pod["metadata"].get("uid")), int(grace))
+
+    def _shorten(self, uid: str, grace: int) -> None:
+        stopping = self._stopping.get(uid)
+        if stopping is not None and grace < stopping.grace:
+            stopping.grace = grace
             stopping.shortened.set()
 
+    def _replaced(self, key: str, uid: str) -> bool:
+        """Whether the API no longer holds pod `uid` under `key` (deleted, or the name reused)."""
+        current = self.lookup(key)
+        return current is None or current["metadata"].get("uid") != uid
+
     async def _terminate(self, key: str, pod: Obj) -> None:
+        """The deleting `pod`'s termination, run as its own task: tried again with backoff until
+        it is stopped, its deletion confirmed and the runtime has forgotten it."""
+        uid = str(pod["metadata"]["uid"])
+        delay = TERMINATION_RETRY_INITIAL
+        while True:
+            try:
+                await self._terminate_once(key, pod)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the API or the runtime failed: as upstream's pod workers, try again later
+                log.warning("%s: terminating pod %s failed (again in %gs): %s", self.node_name, key, delay, exc)
+            await self.clock.sleep(delay)
+            delay = min(delay * 2, TERMINATION_RETRY_MAX)
+            pod = self._latest(key, pod)
+        if not self._replaced(key, uid):  # the informer has yet to show it gone: syncs until then do nothing
+            self._terminated[key] = uid
+
+    async def _terminate_once(self, key: str, pod: Obj) -> None:
         uid = str(pod["metadata"]["uid"])
         runtime_pod = await self.runtime.pod_status(uid)
         if runtime_pod is not None:
@@ -399,20 +474,22 @@ class PodSyncer:
             for status in runtime_pod.containers:
                 if status.state == "running":
                     self.events.killing(pod, status.name)
-            stopping = self._stopping[key] = _Stopping(uid, termination_grace(pod))
+            stopping = self._stopping[uid] = _Stopping(0 if self._replaced(key, uid) else termination_grace(pod))
             try:
                 await self._stop_gracefully(pod, runtime_pod, stopping)
             finally:
-                if self._stopping.get(key) is stopping:
-                    del self._stopping[key]
-            await self._write_status(key, self._latest(key, pod), await self.runtime.pod_status(uid), {})
-        namespace, name = split_key(key)
-        try:
-            await self.pods.namespace(namespace).delete(name, grace_period_seconds=0, uid=uid)
-        except StatusError as exc:
-            if exc.code not in (404, 409):
-                raise
-        self._written.pop(key, None)
+                if self._stopping.get(uid) is stopping:
+                    del self._stopping[uid]
+            if not self._replaced(key, uid):
+                await self._write_status(key, self._latest(key, pod), await self.runtime.pod_status(uid), {})
+        if not self._replaced(key, uid):
+            namespace, name = split_key(key)
+            try:
+                await self.pods.namespace(namespace).delete(name, grace_period_seconds=0, uid=uid)
+            except StatusError as exc:
+                if exc.code not in (404, 409):
+                    raise
+        await self._forget(key, uid)
 
     def _latest(self, key: str, pod: Obj) -> Obj:
         """The newest version of the same (deleting) pod we know of."""

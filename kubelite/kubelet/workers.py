@@ -3,6 +3,8 @@ a node, or one node's pods), one work queue of (node, pod key) and a few worker 
 running the owning node's PodSyncer. Informer events and runtime events only enqueue (and let
 the syncer see a pod's shortened grace period while it stops it, as upstream's UpdatePod); a failed
 sync is retried with rate-limited backoff; a sync that asks for it is requeued after a delay.
+A sync never waits out a grace period: a deleting pod's termination runs as its own task (the
+syncer's Terminations), so pods that take long to stop do not hold up other pods' starts.
 
 Must not decide anything about a pod itself (PodSyncer does).
 """
@@ -48,7 +50,7 @@ class PodWorkers:
         self.syncers: dict[str, PodSyncer] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
-        self.informer.add_handler(self._on_pod, lambda old, new: self._on_pod(new), self._on_pod)
+        self.informer.add_handler(self._on_pod, self._on_pod_update, self._on_pod)
 
     def lookup(self, key: str) -> Obj | None:
         return self.informer.cache.get(key)
@@ -98,6 +100,13 @@ class PodWorkers:
             syncer.observe(pod)  # a shortened grace period cuts a running stop short at once
             self.queue.add((node, object_key(pod)))
 
+    def _on_pod_update(self, old: Obj, new: Obj) -> None:
+        """As upstream's checkAndUpdatePod: a write that changed only the pod's status (mostly this
+        kubelet's own) is no reason to sync again — runtime events, probes and the syncer's own
+        requeues drive those; so ErrImagePull stays shown until the back-off ends."""
+        if _beyond_status(old) != _beyond_status(new):
+            self._on_pod(new)
+
     def _on_runtime_event(self, node: str, uid: str) -> None:
         syncer = self.syncers.get(node)
         key = syncer.key_of_uid(uid) if syncer is not None else None
@@ -126,3 +135,10 @@ class PodWorkers:
                 self.queue.add_rate_limited(item)
             finally:
                 self.queue.done(item)
+
+
+def _beyond_status(pod: Obj) -> tuple[Any, Any]:
+    """What of a pod a sync acts on: its spec and its metadata without the bookkeeping every write
+    changes."""
+    meta = {k: v for k, v in (pod.get("metadata") or {}).items() if k not in ("resourceVersion", "managedFields", "generation")}
+    return meta, pod.get("spec")

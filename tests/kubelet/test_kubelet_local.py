@@ -59,3 +59,29 @@ async def test_oci_is_used_when_available_and_forced_choices(tmp_path: Path, mon
         choose_runtime(options(tmp_path, "oci"))
     with pytest.raises(RuntimeUnavailable, match="unknown runtime"):
         choose_runtime(options(tmp_path, "docker"))
+
+
+async def test_the_private_registry_file_configures_the_node_s_pulls(tmp_path: Path) -> None:
+    """--private-registry (k3s's registries.yaml) reaches the runtime's puller; a missing file is
+    no configuration, a broken one an error naming what is wrong."""
+    from dataclasses import replace
+
+    from kubelite.runtime.images.registries import RegistryConfigError
+
+    config = tmp_path / "registries.yaml"
+    config.write_text('mirrors:\n  docker.io:\n    endpoint: ["http://127.0.0.1:5999"]\n')
+    runtime = choose_runtime(replace(options(tmp_path, "process"), private_registry=config))
+    try:
+        assert [e.base for e in runtime.puller.config.endpoints("docker.io")][0] == "http://127.0.0.1:5999"
+    finally:
+        await runtime.reset_node()
+        await runtime.close()
+    missing = choose_runtime(replace(options(tmp_path, "process"), private_registry=tmp_path / "absent.yaml"))
+    try:
+        assert [e.base for e in missing.puller.config.endpoints("docker.io")] == ["https://registry-1.docker.io"]
+    finally:
+        await missing.reset_node()
+        await missing.close()
+    config.write_text("mirrors: [not, a, mapping]\n")
+    with pytest.raises(RegistryConfigError, match="mirrors"):
+        choose_runtime(replace(options(tmp_path, "process"), private_registry=config))
