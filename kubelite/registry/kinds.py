@@ -49,7 +49,18 @@ SERVICE_ACCOUNT_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
 _RANDOM_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # upstream's utilrand alphabet
 
 
-async def _mount_service_account_token(pod: Obj, registry: Registry) -> None:
+async def _admit_service_account(pod: Obj, registry: Registry) -> None:
+    """ServiceAccount admission: the account's imagePullSecrets when the pod names none, and the
+    API access volume (below)."""
+    spec = pod["spec"]
+    namespace = str(pod["metadata"].get("namespace") or "")
+    account = await registry.try_get("", "serviceaccounts", namespace, spec["serviceAccountName"]) or {}
+    if not spec.get("imagePullSecrets") and account.get("imagePullSecrets"):
+        spec["imagePullSecrets"] = [{"name": ref.get("name", "")} for ref in account["imagePullSecrets"]]
+    _mount_service_account_token(pod, account)
+
+
+def _mount_service_account_token(pod: Obj, account: Obj) -> None:
     """ServiceAccount admission's projected `kube-api-access-xxxxx` volume (a bound token, the
     cluster CA, the namespace), mounted read-only into every container and init container that
     has nothing at the service account path; not when the pod or its account opts out."""
@@ -58,9 +69,7 @@ async def _mount_service_account_token(pod: Obj, registry: Registry) -> None:
     spec = pod["spec"]
     automount = spec.get("automountServiceAccountToken")
     if automount is None:
-        namespace = str(pod["metadata"].get("namespace") or "")
-        account = await registry.try_get("", "serviceaccounts", namespace, spec["serviceAccountName"])
-        automount = (account or {}).get("automountServiceAccountToken")
+        automount = account.get("automountServiceAccountToken")
     if automount is False:
         return
     containers = [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
@@ -95,7 +104,7 @@ class PodStrategy(Strategy):
         if not spec.get("serviceAccountName"):
             spec["serviceAccountName"] = spec.get("serviceAccount") or "default"
         spec["serviceAccount"] = spec["serviceAccountName"]
-        await _mount_service_account_token(obj, registry)
+        await _admit_service_account(obj, registry)
         # DefaultTolerationSeconds admission.
         tolerations = list(spec.get("tolerations") or [])
         for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):

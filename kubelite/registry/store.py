@@ -533,14 +533,24 @@ class Store:
                     raise
         raise errors.conflict(self.info.resource, self.info.group, name, "too many concurrent changes")
 
+    def _delete_during_update(self, current: Obj, new: Obj) -> bool:
+        """upstream's ShouldDeleteDuringUpdate: a deleted object without finalizers goes when its
+        update removed the last one, or its grace period is zero — not when, say, a pod in its
+        grace period gets a status or label update."""
+        meta = new["metadata"]
+        if not meta.get("deletionTimestamp") or meta.get("finalizers") or self.strategy.spec_finalizers(new):
+            return False
+        had_finalizers = bool(current["metadata"].get("finalizers") or self.strategy.spec_finalizers(current))
+        return had_finalizers or meta.get("deletionGracePeriodSeconds") in (0, None)
+
     async def _store_update(self, current: Obj, new: Obj, ctx: RequestContext) -> Obj:
         _drop_empty_meta(new)
         meta = new["metadata"]
         name = meta["name"]
         namespace = meta.get("namespace", "")
         expected = int(current["metadata"]["resourceVersion"])
-        if meta.get("deletionTimestamp") and not meta.get("finalizers") and not self.strategy.spec_finalizers(new):
-            # the last finalizer is gone: the object goes away now
+        if self._delete_during_update(current, new):
+            # the last finalizer is gone (or a zero grace period ended it): the object goes away now
             if ctx.dry_run:
                 return new
             try:

@@ -173,6 +173,22 @@ async def test_scheduled_pod_deletes_gracefully(registry: Registry) -> None:
     await expect_status(pods.get("default", "running"), 404, "NotFound")
 
 
+async def test_updates_during_the_grace_period_keep_the_pod(registry: Registry) -> None:
+    """upstream ShouldDeleteDuringUpdate: only removing the last finalizer (or a zero grace
+    period) deletes on update; a label or status write while the pod terminates does not."""
+    pods = store_of(registry, "", "pods")
+    await pods.create("default", pod("going", node="node-1"), ctx())
+    await pods.delete("default", "going", DeleteOptions(grace_period_seconds=30), ctx())
+    stored = await pods.get("default", "going")
+    stored["metadata"].setdefault("labels", {})["tier"] = "web"
+    relabelled, _ = await pods.update("default", "going", stored, ctx())
+    assert relabelled["metadata"]["labels"]["tier"] == "web"
+    relabelled["status"] = {**(relabelled.get("status") or {}), "phase": "Running"}
+    await pods.update("default", "going", relabelled, ctx(), subresource="status")
+    still = await pods.get("default", "going")
+    assert still["metadata"]["deletionTimestamp"] and still["status"]["phase"] == "Running"
+
+
 async def test_requested_grace_period_is_used(registry: Registry) -> None:
     pods = store_of(registry, "", "pods")
     await pods.create("default", pod("p", node="node-1"), ctx())
