@@ -27,6 +27,7 @@ from kubelite.controllers.ownership import (
     is_deleting,
     new_controller_ref,
 )
+from kubelite.controllers.podutil import is_active, is_available
 from kubelite.controllers.replicaset import deep_copy
 
 Obj = dict[str, Any]
@@ -312,7 +313,7 @@ class DeploymentController(Controller):
         if du.total_replicas(active_old) == 0:
             return False, old_rss
         min_available = du.replicas(d) - du.max_unavailable(d)
-        new_unavailable = du.replicas(new_rs) - du.status_of(new_rs, "availableReplicas")
+        new_unavailable = du.replicas(new_rs) - self._available(new_rs, d)
         max_scaled_down = du.total_replicas(all_rss) - min_available - new_unavailable
         if max_scaled_down <= 0:
             return False, old_rss
@@ -322,8 +323,10 @@ class DeploymentController(Controller):
         for rs in du.by_creation(active_old):
             if cleaned >= max_scaled_down:
                 break
-            want, available = du.replicas(rs), du.status_of(rs, "availableReplicas")
-            if want == 0 or want == available:
+            want, available = du.replicas(rs), self._available(rs, d)
+            if want == 0 or want <= available:
+                # no unhealthy replicas; a status that still counts pods of a larger scale must
+                # never turn this clean-up into a scale-up (upstream refuses that case too)
                 continue
             step = min(max_scaled_down - cleaned, want - available)
             _scaled, replaced[rs["metadata"]["name"]] = await self._scale_and_record(rs, want - step, d)
@@ -331,7 +334,7 @@ class DeploymentController(Controller):
         active_old = [replaced.get(rs["metadata"]["name"], rs) for rs in active_old]
         # then scale down healthy ones as far as availability allows
         scaled_down = 0
-        available_total = du.total_status([*active_old, new_rs], "availableReplicas")
+        available_total = sum(self._available(rs, d) for rs in [*active_old, new_rs])
         if available_total > min_available:
             budget = available_total - min_available
             for rs in du.by_creation(active_old):
@@ -345,6 +348,19 @@ class DeploymentController(Controller):
                 )
                 scaled_down += step
         return cleaned + scaled_down > 0, [replaced.get(rs["metadata"]["name"], rs) for rs in old_rss]
+
+    def _available(self, rs: Obj, d: Obj) -> int:
+        """A ReplicaSet's available pods for scale-down decisions: its status, but never more than
+        the available pods not being deleted in the pod cache — the status still counts pods its
+        controller deleted a moment ago, and trusting it scales old sets below maxUnavailable."""
+        min_ready = d["spec"].get("minReadySeconds") or 0
+        now = self.clock.time()
+        live = sum(
+            1
+            for pod in self.pods.cache.by_index(OWNER_UID_INDEX, rs["metadata"]["uid"])
+            if is_active(pod) and is_available(pod, min_ready, now)
+        )
+        return min(du.status_of(rs, "availableReplicas"), live)
 
     # ------------------------------------------------------------------ recreate
     async def _rollout_recreate(self, d: Obj, rs_list: list[Obj]) -> None:

@@ -284,6 +284,7 @@ def _default_replication_controller(obj: Obj) -> None:
     _set_if_missing(spec, "replicas", 1)
     if isinstance(template, dict):
         default_pod_spec(_sub(template, "spec"))
+    _zero_counters(obj, "replicas")
 
 
 # --------------------------------------------------------------------------- core
@@ -414,10 +415,19 @@ def _default_deployment(obj: Obj) -> None:
     _default_template(spec)
 
 
+def _zero_counters(obj: Obj, *fields: str) -> None:
+    """Status counters upstream serializes even at zero (no omitempty; `required` in the OpenAPI
+    schema, so clients such as the official Python one reject objects without them)."""
+    status = _sub(obj, "status")
+    for field in fields:
+        _set_if_missing(status, field, 0)
+
+
 def _default_replica_set(obj: Obj) -> None:
     spec = _sub(obj, "spec")
     _set_if_missing(spec, "replicas", 1)
     _default_template(spec)
+    _zero_counters(obj, "replicas")
 
 
 def _default_stateful_set(obj: Obj) -> None:
@@ -440,6 +450,7 @@ def _default_stateful_set(obj: Obj) -> None:
         _set_if_empty(claim, "apiVersion", "v1")
         _set_if_empty(claim, "kind", "PersistentVolumeClaim")
         _default_pvc(claim)
+    _zero_counters(obj, "replicas")
 
 
 def _default_daemon_set(obj: Obj) -> None:
@@ -452,6 +463,7 @@ def _default_daemon_set(obj: Obj) -> None:
         _set_if_missing(rolling, "maxSurge", 0)
     _set_if_missing(spec, "revisionHistoryLimit", 10)
     _default_template(spec)
+    _zero_counters(obj, "currentNumberScheduled", "numberMisscheduled", "desiredNumberScheduled", "numberReady")
 
 
 # --------------------------------------------------------------------------- batch

@@ -1,6 +1,6 @@
 """A Deployment's rollout as `kubectl rollout` users see it, on `kubelite server --hollow-nodes 3`:
-`set image` rolls out without ever breaking maxSurge/maxUnavailable (an official-client watch
-checks every step), change causes in `rollout history`, pause/resume, restart, undo to a revision,
+`set image` rolls out without ever breaking maxSurge (ReplicaSet replicas) or maxUnavailable (Ready
+pods; official-client watches check every step), change causes in `rollout history`, pause/resume, restart, undo to a revision,
 and the upstream-style ScalingReplicaSet events in `describe`."""
 
 from __future__ import annotations
@@ -30,54 +30,64 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]
         running.stop()
 
 
-class PodWatch:
-    """Follows the app's pods with the official client and records, after every event, how many
-    are active (not deleting) and how many of those are Ready."""
+class ObjectWatch:
+    """Follows objects with the official client and records `measure(objects)` after every event."""
 
-    def __init__(self, server: RunningServer, selector: str):
-        configuration = client.Configuration()
-        config.load_kube_config(config_file=str(server.kubeconfig), client_configuration=configuration)
-        self.api = client.CoreV1Api(client.ApiClient(configuration))
+    def __init__(self, lister: Any, selector: str, measure: Any):
+        self.lister = lister
         self.selector = selector
-        self.pods: dict[str, Any] = {}
-        self.steps: list[tuple[int, int]] = []
+        self.measure = measure
+        self.objects: dict[str, Any] = {}
+        self.steps: list[Any] = []
         self.stopped = False
         self.error: Exception | None = None
         self.watch = watch.Watch()
-        listed = self.api.list_namespaced_pod("default", label_selector=selector)
+        listed = lister("default", label_selector=selector)
         for item in listed.items:
-            self.pods[item.metadata.name] = item
+            self.objects[item.metadata.name] = item
         self.resource_version = listed.metadata.resource_version
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
-        stream = self.watch.stream(
-            self.api.list_namespaced_pod, "default", label_selector=self.selector, resource_version=self.resource_version
-        )
+        stream = self.watch.stream(self.lister, "default", label_selector=self.selector, resource_version=self.resource_version)
         try:
             for event in stream:
-                pod = event["object"]
+                item = event["object"]
                 if event["type"] == "DELETED":
-                    self.pods.pop(pod.metadata.name, None)
+                    self.objects.pop(item.metadata.name, None)
                 else:
-                    self.pods[pod.metadata.name] = pod
-                self.steps.append(self.counts())
+                    self.objects[item.metadata.name] = item
+                self.steps.append(self.measure(self.objects.values()))
         except Exception as exc:  # the stream ends when the server stops; before that it is a failure
             if not self.stopped:
                 self.error = exc
 
-    def counts(self) -> tuple[int, int]:
-        active = [p for p in self.pods.values() if p.metadata.deletion_timestamp is None]
-        ready = [
-            p for p in active if any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or []))
-        ]
-        return len(active), len(ready)
+    def now(self) -> Any:
+        return self.measure(self.objects.values())
 
     def stop(self) -> None:
         assert self.error is None, f"the watch failed: {self.error!r}"
         self.stopped = True
         self.watch.stop()
+
+
+def api_client(server: RunningServer) -> client.ApiClient:
+    configuration = client.Configuration()
+    config.load_kube_config(config_file=str(server.kubeconfig), client_configuration=configuration)
+    return client.ApiClient(configuration)
+
+
+def pod_counts(items: Any) -> tuple[int, int]:
+    """(active, ready) pods: active = not being deleted."""
+    active = [p for p in items if p.metadata.deletion_timestamp is None]
+    ready = [p for p in active if any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or []))]
+    return len(active), len(ready)
+
+
+def wanted_replicas(items: Any) -> int:
+    """What the ReplicaSets ask for together (the count upstream's maxSurge bounds)."""
+    return sum(rs.spec.replicas or 0 for rs in items)
 
 
 def template_images(server: RunningServer, name: str) -> str:
@@ -107,18 +117,26 @@ def test_rolling_update_respects_surge_and_unavailable_at_every_step(cluster: Ru
     kubectl(cluster, "apply", "-f", str(path))
     kubectl(cluster, "rollout", "status", "deployment/web", "--timeout=60s", timeout=90)
 
-    watcher = PodWatch(cluster, "app=web")
+    api = api_client(cluster)
+    watcher = ObjectWatch(client.CoreV1Api(api).list_namespaced_pod, "app=web", pod_counts)
+    sets = ObjectWatch(client.AppsV1Api(api).list_namespaced_replica_set, "app=web", wanted_replicas)
     try:
         kubectl(cluster, "set", "image", "deployment/web", "web=busybox:2")
         kubectl(cluster, "annotate", "deployment/web", "kubernetes.io/change-cause=image 2", "--overwrite")
         out = kubectl(cluster, "rollout", "status", "deployment/web", "--timeout=60s", timeout=90)
         assert 'deployment "web" successfully rolled out' in out
-        eventually(lambda: watcher.counts() == (REPLICAS, REPLICAS), what="the rollout settled")
+        eventually(lambda: watcher.now() == (REPLICAS, REPLICAS), what="the rollout settled")
     finally:
         watcher.stop()
+        sets.stop()
     assert len(watcher.steps) > REPLICAS, "the watch saw the rollout"
-    for active, ready in watcher.steps:
-        assert active <= REPLICAS + MAX_SURGE, f"more than {REPLICAS + MAX_SURGE} pods: {watcher.steps}"
+    assert len(sets.steps) > 2, "the ReplicaSet watch saw the rollout"
+    # maxSurge bounds the ReplicaSets' replicas (as upstream counts them); a pod its ReplicaSet
+    # was just told to drop may still be active for a moment, so pods are not held to it
+    assert max(sets.steps) == REPLICAS + MAX_SURGE, f"the surge was used: {sets.steps}"
+    for wanted in sets.steps:
+        assert wanted <= REPLICAS + MAX_SURGE, f"ReplicaSets asked for more than {REPLICAS + MAX_SURGE}: {sets.steps}"
+    for _active, ready in watcher.steps:
         assert ready >= REPLICAS - MAX_UNAVAILABLE, f"fewer than {REPLICAS - MAX_UNAVAILABLE} ready: {watcher.steps}"
     images = {p["spec"]["containers"][0]["image"] for p in pods(cluster, "app=web") if not p["metadata"].get("deletionTimestamp")}
     assert images == {"busybox:2"}

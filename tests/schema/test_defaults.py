@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import pytest
+
 from kubelite.schema.defaults import apply_defaults, generate_job_selector, image_pull_policy_for
 
 Obj = dict[str, Any]
@@ -125,3 +127,23 @@ def test_unknown_kinds_are_left_alone() -> None:
     obj: Obj = {"spec": {}}
     apply_defaults("widgets", "example.com", obj)
     assert obj == {"spec": {}}
+
+
+@pytest.mark.parametrize(
+    ("group", "resource", "counters"),
+    [
+        ("apps", "replicasets", ["replicas"]),
+        ("apps", "statefulsets", ["replicas"]),
+        ("", "replicationcontrollers", ["replicas"]),
+        ("apps", "daemonsets", ["currentNumberScheduled", "numberMisscheduled", "desiredNumberScheduled", "numberReady"]),
+    ],
+)
+def test_status_counters_upstream_always_serializes_are_present(group: str, resource: str, counters: list[str]) -> None:
+    """They are `required` in the OpenAPI schema: the official Python client rejects a watch event
+    of a ReplicaSet whose status lacks `replicas`."""
+    obj: dict[str, Any] = {"spec": {"template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}}
+    apply_defaults(resource, group, obj)
+    assert {c: obj["status"][c] for c in counters} == dict.fromkeys(counters, 0)
+    obj["status"]["replicas" if "replicas" in counters else counters[0]] = 3
+    apply_defaults(resource, group, obj)
+    assert obj["status"]["replicas" if "replicas" in counters else counters[0]] == 3
