@@ -51,6 +51,7 @@ class AgentOptions:
     cgroup_parent: str = "/kubelite"
     netns_prefix: str = "kubelite-"
     proxy_table: str = "kubelite"
+    private_registry: Path | None = None
 
 
 def address_towards(url: str) -> str:
@@ -81,6 +82,7 @@ def agent_settings(opts: AgentOptions) -> nodeparts.NodeSettings:
         netns_prefix=opts.netns_prefix,
         proxy_table=opts.proxy_table,
         cluster_addons=False,
+        private_registry=opts.private_registry,
     )
 
 
@@ -156,6 +158,9 @@ def add_parser(sub: Any) -> None:
     agent.add_argument("--node-ip", default="", help="this node's address (default: the one facing the server)")
     agent.add_argument("--kubelet-port", type=int, default=10250, help="port of this node's kubelet API")
     agent.add_argument(
+        "--private-registry", type=Path, default=nodeparts.DEFAULT_PRIVATE_REGISTRY, help="registries.yaml: mirrors and credentials (k3s format)"
+    )
+    agent.add_argument(
         "--reset", action="store_true", help="remove this node's pods, network and cgroups (containers keep running otherwise), then exit"
     )
     for flag, default in (("--pod-cidr", ""), ("--bridge", "kubelite0"), ("--cgroup-parent", "/kubelite"), ("--netns-prefix", "kubelite-"), ("--proxy-table", "kubelite")):
@@ -181,6 +186,7 @@ def run(args: Any) -> int:
         cgroup_parent=args.cgroup_parent,
         netns_prefix=args.netns_prefix,
         proxy_table=args.proxy_table,
+        private_registry=args.private_registry,
     )
     try:
         import uvloop

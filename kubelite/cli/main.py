@@ -17,6 +17,7 @@ KUBECTL_CANDIDATES = ("/usr/bin/kubectl", "/usr/local/bin/kubectl")
 
 
 def _parser() -> argparse.ArgumentParser:
+    from kubelite.cli.nodeparts import DEFAULT_PRIVATE_REGISTRY
     from kubelite.cli.server import default_data_dir
 
     parser = argparse.ArgumentParser(prog="kubelite", description="Kubernetes, implemented in Python.")
@@ -38,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
         server.add_argument(flag, default=default, help=argparse.SUPPRESS)
     server.add_argument("--proxy-table", default="kubelite", help=argparse.SUPPRESS)
     server.add_argument("--runtime", choices=("auto", "oci", "process"), default="auto", help=argparse.SUPPRESS)
+    server.add_argument(
+        "--private-registry", type=Path, default=DEFAULT_PRIVATE_REGISTRY, help="registries.yaml: mirrors and credentials (k3s format)"
+    )
     server.add_argument("--cluster-cidr", default="10.42.0.0/16", help="pod addresses: each node gets a /24 of it")
     server.add_argument("--node-cidr-mask-size", type=int, default=24, help=argparse.SUPPRESS)
     server.add_argument("--metric-resolution", type=float, default=15.0, help=argparse.SUPPRESS)  # seconds between metrics scrapes
@@ -112,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             cgroup_parent=args.cgroup_parent,
             netns_prefix=args.netns_prefix,
             runtime=args.runtime,
+            private_registry=args.private_registry,
             proxy_table=args.proxy_table,
             ingress_http_port=args.ingress_http_port,
             ingress_https_port=args.ingress_https_port,

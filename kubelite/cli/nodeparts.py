@@ -24,6 +24,9 @@ from kubelite.client.client import Client
 KUBE_DNS_IP = "10.43.0.10"  # the kube-dns Service's cluster IP: pods' nameserver
 
 
+DEFAULT_PRIVATE_REGISTRY = Path("/etc/kubelite/registries.yaml")  # as k3s reads /etc/rancher/k3s/registries.yaml
+
+
 @dataclass(frozen=True)
 class NodeSettings:
     data_dir: Path
@@ -40,6 +43,7 @@ class NodeSettings:
     cluster_addons: bool = True  # ServiceLB, DNS and ingress run on this node (the server's)
     cluster_cidr: str = ""  # every node's pods, when known (the server's --cluster-cidr)
     runtime: str = "auto"  # auto (OCI where the machine allows it, else process), oci or process
+    private_registry: Path | None = None  # registries.yaml (k3s format): mirrors, credentials
 
 
 def local_node_options(settings: NodeSettings, serving_cert: Path, serving_key: Path, client_ca: Path) -> Any:
@@ -60,6 +64,7 @@ def local_node_options(settings: NodeSettings, serving_cert: Path, serving_key: 
         netns_prefix=settings.netns_prefix,
         cluster_dns=(KUBE_DNS_IP,),
         runtime=settings.runtime,
+        private_registry=settings.private_registry,
     )
 
 
@@ -99,10 +104,13 @@ async def start_local_node(client: Client, options: Any) -> Any:
     """The started LocalNode (registered, pod CIDR known), or None with a warning when this
     machine cannot run containers."""
     from kubelite.kubelet.local import LocalNode
+    from kubelite.runtime.images.registries import RegistryConfigError
     from kubelite.runtime.oci.errors import RuntimeUnavailable
 
     try:
         node = LocalNode(client, options)
+    except RegistryConfigError as exc:  # a broken configuration stops the command, as k3s does
+        raise OSError(f"{options.private_registry}: {exc}") from exc
     except RuntimeUnavailable as exc:
         warn(f"running without a node agent: {exc}")
         return None

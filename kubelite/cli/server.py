@@ -71,6 +71,7 @@ class ServerOptions:
     cgroup_parent: str = "/kubelite"
     netns_prefix: str = "kubelite-"
     runtime: str = "auto"  # hidden: auto (OCI where the machine allows it, else process), oci or process
+    private_registry: Path | None = None  # registries.yaml (k3s format) for the node's pulls
     proxy_table: str = "kubelite"  # hidden: the service proxy's nftables table
     ingress_http_port: int = 80  # hidden: 0 runs no ingress controller
     ingress_https_port: int = 443
@@ -95,6 +96,7 @@ def node_settings(opts: ServerOptions) -> NodeSettings:
         ingress_https_port=opts.ingress_https_port,
         cluster_cidr=opts.cluster_cidr,
         runtime=opts.runtime,
+        private_registry=opts.private_registry,
     )
 
 
