@@ -153,7 +153,7 @@ async def reset_node(settings: NodeSettings) -> int:
     """`--reset`: remove every pod this data dir's node runs, the proxy's table and route, the
     routes to other nodes, the bridge and the cgroups (no API needed)."""
     from kubelite.kubelet.local import reset_local_node
-    from kubelite.network.nodeservices import reset_node_services
+    from kubelite.network.nodeservices import remove_bridge, reset_node_services
     from kubelite.runtime.oci.errors import RuntimeUnavailable
 
     await reset_node_services(settings.proxy_table, settings.bridge, data_dir=settings.data_dir)
@@ -163,6 +163,7 @@ async def reset_node(settings: NodeSettings) -> int:
     except RuntimeUnavailable as exc:
         print(f"kubelite: nothing to reset: {exc}", file=sys.stderr)
         return 1
+    await remove_bridge(settings.bridge)  # node services made it even where no CNI ran
     print("kubelite node reset", flush=True)
     return 0
 

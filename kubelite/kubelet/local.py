@@ -30,6 +30,7 @@ from kubelite.kubelet.ocistreams import OciStreams
 from kubelite.kubelet.options import KubeletOptions
 from kubelite.kubelet.server import KubeletAuth, KubeletServer, kubelet_ssl_context
 from kubelite.kubelet.volumes import VolumeManager
+from kubelite.runtime.images.registries import RegistryConfig
 from kubelite.runtime.oci.errors import RuntimeUnavailable
 from kubelite.runtime.oci.runtime import OciOptions, OciRuntime, PullSecrets
 from kubelite.runtime.process.runtime import ProcessOptions, ProcessRuntime
@@ -65,6 +66,8 @@ def choose_runtime(
 ) -> OciRuntime | ProcessRuntime:
     """The OCI runtime when `check_host` passes (or `runtime` is "oci": its RuntimeUnavailable
     then propagates), else the process runtime, announced by one warning naming the reason."""
+    if options.private_registry is not None:
+        RegistryConfig.load(options.private_registry)  # a broken file fails before any runtime state exists
     if options.runtime in ("auto", "oci"):
         try:
             return OciRuntime(

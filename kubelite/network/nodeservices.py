@@ -135,6 +135,14 @@ async def reset_node_services(
             await runner(["ip", "route", "del", service_cidr, "dev", bridge], None)
 
 
+async def remove_bridge(name: str, runner: Runner = run_command) -> None:
+    """Delete the pod bridge `ensure_bridge` made (after the runtime's reset: the process runtime
+    has no CNI to remove it); nothing when it is gone already."""
+    if Path("/sys/class/net", name).exists():
+        with contextlib.suppress(CommandError):
+            await runner(["ip", "link", "del", name], None)
+
+
 class NodeServices:
     """Proxy, ServiceLB, cluster DNS and ingress for one real node; `start()` then `stop()`."""
 

@@ -76,6 +76,7 @@ def process_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Run
         left = [f"process {pid}" for pid in still_alive(processes)]
         left += [f"pod state {p.name}" for p in (data_dir / "process" / "pods").iterdir()]
         left += [f"cgroup {net.cgroup_parent}"] if Path("/sys/fs/cgroup/memory", net.cgroup_parent.strip("/")).exists() else []
+        left += [f"bridge {net.bridge}"] if Path("/sys/class/net", net.bridge).exists() else []
         assert not left, f"left behind: {left}"
 
 
