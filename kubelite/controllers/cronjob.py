@@ -35,8 +35,9 @@ from kubelite.controllers.cronutil import (
 from kubelite.controllers.events import NORMAL, WARNING, EventRecorder, rfc3339
 from kubelite.controllers.jobutil import COMPLETE, FAILED, finished_type
 from kubelite.controllers.ownership import controller_ref, is_deleting, new_controller_ref, resolve_controller
+from kubelite.controllers.podcontrol import namespace_terminating
 from kubelite.controllers.podutil import parse_time
-from kubelite.controllers.replicaset import deep_copy, namespace_terminating
+from kubelite.controllers.replicaset import deep_copy
 from kubelite.schema.cronschedule import load_location_error
 
 Obj = dict[str, Any]

@@ -50,6 +50,7 @@ from kubelite.controllers.ownership import (
     owners_to_sync_on_update,
     resolve_controller,
 )
+from kubelite.controllers.podcontrol import PodControl
 from kubelite.controllers.podutil import creation_time, is_available, is_ready
 from kubelite.controllers.replicaset import deep_copy, pod_from_template, slow_start_batch
 
@@ -322,6 +323,7 @@ class DaemonSetController(Controller):
         self.burst_replicas = burst_replicas
         self.ds_client = client.resource("apps", "v1", "daemonsets")
         self.pods_client = client.resource("", "v1", "pods")
+        self.pod_control = PodControl(self.pods_client, self._event)
         self.revisions_client = client.resource("apps", "v1", "controllerrevisions")
         self.creations = ControllerExpectations(self.clock)
         self.deletions = ControllerExpectations(self.clock)
@@ -612,29 +614,21 @@ class DaemonSetController(Controller):
     async def _create_pod(self, key: str, ds: Obj, template: Obj, ref: Obj, node_name: str) -> None:
         pod = pod_from_template(template, ds, ref)
         pod["spec"]["affinity"] = node_name_affinity(pod["spec"].get("affinity"), node_name)
-        namespace = ds["metadata"]["namespace"]
         try:
-            created = await self.pods_client.namespace(namespace).create(pod)
-        except Exception as err:
+            created = await self.pod_control.create(ds, pod)
+        except Exception:
             self.creations.creation_observed(key)
-            if isinstance(err, StatusError) and _namespace_terminating(err):
-                return
-            message = err.message if isinstance(err, StatusError) else str(err)
-            self._event(ds, WARNING, "FailedCreate", f"Error creating: {message}")
             raise
-        self._event(ds, NORMAL, "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
+        if created is None:  # the namespace is terminating
+            self.creations.creation_observed(key)
 
     async def _delete_pod(self, key: str, ds: Obj, pod: Obj) -> None:
-        meta = pod["metadata"]
         try:
-            await self.pods_client.namespace(meta.get("namespace") or "").delete(meta["name"])
+            await self.pod_control.delete(ds, pod)
         except StatusError as err:
             self.deletions.deletion_observed(key, object_key(pod))
-            if err.code == 404:
-                return
-            self._event(ds, WARNING, "FailedDelete", f"Error deleting: {err.message}")
-            raise
-        self._event(ds, NORMAL, "SuccessfulDelete", f"Deleted pod: {meta['name']}")
+            if err.code != 404:
+                raise
 
     # ------------------------------------------------------------------ rolling update
     async def _rolling_update(
@@ -871,12 +865,6 @@ def _new_and_old(pods: list[Obj], hash_value: str, generation: str) -> tuple[Obj
                 return None
             old_pod = pod
     return new_pod, old_pod
-
-
-def _namespace_terminating(err: StatusError) -> bool:
-    return any(
-        cause.get("reason") == "NamespaceTerminating" for cause in (err.details or {}).get("causes") or ()
-    )
 
 
 __all__ = [

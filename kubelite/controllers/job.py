@@ -79,12 +79,12 @@ from kubelite.controllers.ownership import (
     owners_selecting,
     resolve_controller,
 )
+from kubelite.controllers.podcontrol import PodControl
 from kubelite.controllers.podranking import pods_to_delete
 from kubelite.controllers.podutil import is_active, is_ready, parse_time
 from kubelite.controllers.replicaset import (
     SLOW_START_INITIAL_BATCH,
     deep_copy,
-    namespace_terminating,
     pod_from_template,
     slow_start_batch,
 )
@@ -186,6 +186,7 @@ class JobController(Controller):
         self.batch_period = sync_batch_period
         self.jobs_client = client.resource("batch", "v1", "jobs")
         self.pods_client = client.resource("", "v1", "pods")
+        self.pod_control = PodControl(self.pods_client, self._event)
         self.expectations = ControllerExpectations(self.clock)
         self.finalizer_expectations: dict[str, set[str]] = {}  # job key -> pod uids
         self.backoff: dict[str, BackoffRecord] = {}
@@ -662,26 +663,11 @@ class JobController(Controller):
             pod["spec"]["hostname"] = f"{name}-{index}"
         if not meta.get("labels"):
             raise ValueError("unable to create pods, no labels")
-        try:
-            created = await self.pods_client.namespace(job["metadata"].get("namespace") or "").create(pod)
-        except Exception as err:
-            if namespace_terminating(err):
-                return
-            message = err.message if isinstance(err, StatusError) else str(err)
-            self._event(job, WARNING, "FailedCreate", f"Error creating: {message}")
-            raise
-        self._event(job, NORMAL, "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
+        await self.pod_control.create(job, pod)
 
     async def _delete_pod(self, job: Obj, pod: Obj) -> None:
         """Delete as upstream's PodControl (events; a missing pod raises its 404 unreported)."""
-        meta = pod["metadata"]
-        try:
-            await self.pods_client.namespace(meta.get("namespace") or "").delete(meta["name"])
-        except StatusError as err:
-            if err.code != 404:
-                self._event(job, WARNING, "FailedDelete", f"Error deleting: {err.message}")
-            raise
-        self._event(job, NORMAL, "SuccessfulDelete", f"Deleted pod: {meta['name']}")
+        await self.pod_control.delete(job, pod)
 
     async def _delete_job_pods(self, state: _JobSync, pods: list[Obj]) -> tuple[int, int, Exception | None]:
         """Delete pods the Job no longer wants, dropping their finalizer first so they are not

@@ -24,7 +24,7 @@ from kubelite.client.cache import OWNER_UID_INDEX, index_by_owner_uid, object_ke
 from kubelite.client.client import Client
 from kubelite.client.clock import Clock
 from kubelite.controllers.base import Controller
-from kubelite.controllers.events import NORMAL, WARNING, EventRecorder, rfc3339
+from kubelite.controllers.events import EventRecorder, rfc3339
 from kubelite.controllers.expectations import ControllerExpectations
 from kubelite.controllers.ownership import (
     claim,
@@ -36,6 +36,7 @@ from kubelite.controllers.ownership import (
     owners_to_sync_on_update,
     resolve_controller,
 )
+from kubelite.controllers.podcontrol import PodControl
 from kubelite.controllers.podranking import pods_to_delete
 from kubelite.controllers.podutil import is_active, is_available, is_ready
 
@@ -127,12 +128,6 @@ async def slow_start_batch(
     return successes, None
 
 
-def namespace_terminating(err: Exception) -> bool:
-    if not isinstance(err, StatusError) or not err.details:
-        return False
-    return any(cause.get("reason") == "NamespaceTerminating" for cause in err.details.get("causes") or ())
-
-
 def _public_status(status: Obj) -> Obj:
     """Drop zero counters as the API's omitempty does (replicas is always present)."""
     out: Obj = {"replicas": status.get("replicas", 0)}
@@ -160,6 +155,7 @@ class ReplicaSetController(Controller):
         self.burst_replicas = burst_replicas
         self.owners_client = client.resource(kind.group, kind.version, kind.resource)
         self.pods_client = client.resource("", "v1", "pods")
+        self.pod_control = PodControl(self.pods_client, self._event)
         self.expectations = ControllerExpectations(self.clock)
         self.recorder = self.event_recorder(recorder, kind.component)
         self.owners = self.informer(
@@ -299,27 +295,16 @@ class ReplicaSetController(Controller):
         pod = pod_from_template(template, owner, ref)
         if not pod["metadata"].get("labels"):
             raise ValueError("unable to create pods, no labels")
-        try:
-            created = await self.pods_client.namespace(namespace).create(pod)
-        except Exception as err:
-            if namespace_terminating(err):
-                return
-            message = err.message if isinstance(err, StatusError) else str(err)
-            self._event(owner, WARNING, "FailedCreate", f"Error creating: {message}")
-            raise
-        self._event(owner, NORMAL, "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
+        pod["metadata"]["namespace"] = namespace
+        await self.pod_control.create(owner, pod)
 
     async def _delete_pod(self, key: str, owner: Obj, pod: Obj) -> None:
-        meta = pod["metadata"]
         try:
-            await self.pods_client.namespace(meta.get("namespace") or "").delete(meta["name"])
+            await self.pod_control.delete(owner, pod)
         except StatusError as err:
             self.expectations.deletion_observed(key, object_key(pod))
-            if err.code == 404:
-                return
-            self._event(owner, WARNING, "FailedDelete", f"Error deleting: {err.message}")
-            raise
-        self._event(owner, NORMAL, "SuccessfulDelete", f"Deleted pod: {meta['name']}")
+            if err.code != 404:
+                raise
 
     def _event(self, owner: Obj, event_type: str, reason: str, message: str) -> None:
         self.recorder.event(
